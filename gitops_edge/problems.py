@@ -1,0 +1,58 @@
+"""One shape for every complaint gitops-edge makes about the ops repository.
+
+Operators fix files, so every problem names the file (relative to the repo root),
+the field path inside it (``spec.eggo.masters[0].ip``) and a message that says
+what is wrong and how to fix it. Keeping this a frozen value lets the loader,
+the validators and the CLI pass problems around without caring who made them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """A single error in the ops repository: where it is and what to do about it."""
+
+    file: str
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"file": self.file, "field": self.field, "message": self.message}
+
+    def __str__(self) -> str:
+        if self.field:
+            return f"{self.file}: {self.field}: {self.message}"
+        return f"{self.file}: {self.message}"
+
+
+def field_path(loc: Sequence[str | int]) -> str:
+    """Render a location tuple as the dotted path operators read: ``a.b[0].c``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif out:
+            out += f".{part}"
+        else:
+            out = str(part)
+    return out
+
+
+def join_path(prefix: str, suffix: str) -> str:
+    """Join two field paths without doubling dots around list indexes."""
+    if not prefix:
+        return suffix
+    if not suffix:
+        return prefix
+    if suffix.startswith("["):
+        return prefix + suffix
+    return f"{prefix}.{suffix}"
+
+
+def sorted_unique(problems: Iterable[Problem]) -> list[Problem]:
+    """Stable, duplicate-free order so reports are byte-identical run to run."""
+    return sorted(set(problems))

@@ -1,0 +1,1 @@
+"""The ops-repo contract: safe loading, the document kinds, and site discovery (pure)."""
