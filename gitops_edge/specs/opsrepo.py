@@ -47,7 +47,8 @@ class EggoRunner(_Settings):
 
 
 class ArgoCD(_Settings):
-    namespace: str = Field("argocd", description="namespace of each site's Argo CD instance")
+    """Applications go to the site namespace, watched by the site's own Argo CD instance."""
+
     project: str = Field("default", description="Argo CD project of Applications that set none")
 
 

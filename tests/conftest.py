@@ -1,0 +1,3 @@
+"""Shared fixtures: repositories built in tmp_path and the Kubernetes API test server."""
+
+from __future__ import annotations

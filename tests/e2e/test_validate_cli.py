@@ -1,0 +1,201 @@
+"""``gitops-edge validate`` on real directories: mixed good and broken sites."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.builders import province, write_site
+from tests.e2e.cli import run_cli
+
+pytestmark = pytest.mark.e2e
+
+Doc = dict[str, Any]
+
+
+def _eggo(change: Callable[[Doc], None]) -> Callable[[Doc], None]:
+    return lambda d: change(d["spec"]["eggo"])
+
+
+BROKEN: dict[str, tuple[Any, str]] = {
+    # name -> (mutation of a good doc, or raw bytes; field expected in the report)
+    "cluster-id": (_eggo(lambda e: e.update({"cluster-id": "GD_1"})), "spec.eggo.cluster-id"),
+    "no-masters": (_eggo(lambda e: e.update({"masters": []})), "spec.eggo.masters"),
+    "bad-ip": (
+        _eggo(lambda e: e["workers"][1].update({"ip": "300.1.1.1"})),
+        "spec.eggo.workers[1].ip",
+    ),
+    "bad-port": (_eggo(lambda e: e["workers"][1].update({"port": 0})), "spec.eggo.workers[1].port"),
+    "dup-ip": (
+        _eggo(lambda e: e["workers"][1].update({"ip": e["workers"][0]["ip"]})),
+        "spec.eggo.workers[1].ip",
+    ),
+    "dup-name": (
+        _eggo(lambda e: e["workers"][1].update({"name": "m1"})),
+        "spec.eggo.workers[1].name",
+    ),
+    "ip-clash": (
+        _eggo(lambda e: e["workers"][0].update({"arch": "amd64"})),
+        "spec.eggo.workers[0]",
+    ),
+    "svc-cidr": (
+        _eggo(lambda e: e["service"].update({"cidr": "10.0.0.0/40"})),
+        "spec.eggo.service.cidr",
+    ),
+    "pod-cidr": (
+        _eggo(lambda e: e["network"].update({"podcidr": "x"})),
+        "spec.eggo.network.podcidr",
+    ),
+    "timeout": (
+        _eggo(lambda e: e.update({"apiserver-timeout": "soon"})),
+        "spec.eggo.apiserver-timeout",
+    ),
+    "endpoint": (
+        _eggo(lambda e: e.update({"apiserver-endpoint": "https://a:1"})),
+        "spec.eggo.apiserver-endpoint",
+    ),
+    "abs-path": (_eggo(lambda e: e.update({"cni-bin-dir": "opt/cni"})), "spec.eggo.cni-bin-dir"),
+    "lb-ports": (
+        _eggo(lambda e: e.update({"loadbalance": {"ip": "10.1.1.1"}})),
+        "spec.eggo.loadbalance",
+    ),
+    "pkg-type": (
+        _eggo(lambda e: e["install"]["container"][0].update({"type": "exe"})),
+        "spec.eggo.install.container[0].type",
+    ),
+    "pkg-schedule": (
+        _eggo(lambda e: e["install"]["container"][0].update({"schedule": "x"})),
+        "spec.eggo.install.container[0].schedule",
+    ),
+    "pkg-timeout": (
+        _eggo(lambda e: e["install"]["container"][0].update({"timeout": "1 h"})),
+        "spec.eggo.install.container[0].timeout",
+    ),
+    "srcpath-arch": (
+        _eggo(lambda e: e["install"]["package-source"].update({"srcpath": {"amd64": "/p"}})),
+        "spec.eggo.install.package-source.srcpath",
+    ),
+    "unknown-key": (_eggo(lambda e: e.update({"podcidr": "10.0.0.0/8"})), "spec.eggo.podcidr"),
+    "wrong-type": (
+        _eggo(lambda e: e["masters"][0].update({"port": "22"})),
+        "spec.eggo.masters[0].port",
+    ),
+    "password": (_eggo(lambda e: e.update({"password": "123456"})), "spec.eggo.password"),
+    "username": (_eggo(lambda e: e.update({"username": "root"})), "spec.eggo.username"),
+    "open-port": (
+        _eggo(lambda e: e["open-ports"]["worker"][0].update({"protocol": "icmp"})),
+        "spec.eggo.open-ports.worker[0].protocol",
+    ),
+    "deletion-policy": (
+        lambda d: d["spec"].update({"deletionPolicy": "Delete"}),
+        "spec.deletionPolicy",
+    ),
+    "wave": (lambda d: d["spec"].update({"rollout": {"wave": -1}}), "spec.rollout.wave"),
+    "kind": (lambda d: d.update({"kind": "Cluster"}), "kind"),
+    "api-version": (lambda d: d.update({"apiVersion": "v1"}), "apiVersion"),
+    "app-source": (lambda d: d["spec"]["applications"][0].pop("source"), "spec.applications[0]"),
+    "label": (
+        lambda d: d.update({"metadata": {"labels": {"region": "south east"}}}),
+        "metadata.labels",
+    ),
+    "ssh-secret": (lambda d: d["spec"].pop("sshKeySecret"), "spec.sshKeySecret"),
+    "dup-keys": (
+        b"apiVersion: gitops-edge.io/v1alpha1\nkind: ProvinceCluster\nkind: ProvinceCluster\nspec: {}\n",
+        "",
+    ),
+    "not-utf8": (b"apiVersion: gitops-edge.io/v1alpha1\nkind: Province\xffCluster\n", ""),
+    "syntax": (b"spec: {edge: [\n", ""),
+    "deep": (("a: " + "[" * 500 + "]" * 500 + "\n").encode(), ""),
+    "bomb": (
+        (
+            "\n".join(
+                ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+                + [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+            )
+            + "\n"
+        ).encode(),
+        "",
+    ),
+    "huge": (b"a: '" + b"x" * (2 * 1024 * 1024) + b"'\n", ""),
+}
+
+GOOD = ["hebei", "henan", "hunan", "hubei"]
+
+
+@pytest.fixture
+def mixed_repo(tmp_path: Path) -> Path:
+    for name in GOOD:
+        write_site(tmp_path, name, province(name))
+    for name, (change, _field) in BROKEN.items():
+        if isinstance(change, bytes):
+            write_site(tmp_path, name, change)
+        else:
+            doc = province(name)
+            change(doc)
+            write_site(tmp_path, name, doc)
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.yaml"
+    outside.write_text(yaml.safe_dump(province("escape")))
+    (tmp_path / "provinces" / "escape").mkdir()
+    (tmp_path / "provinces" / "escape" / "cluster.yaml").symlink_to(outside)
+    return tmp_path
+
+
+def test_mixed_repo_human_output(mixed_repo: Path) -> None:
+    res = run_cli("validate", mixed_repo)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    for name, (_change, field) in BROKEN.items():
+        prefix = (
+            f"provinces/{name}/cluster.yaml: {field}: "
+            if field
+            else f"provinces/{name}/cluster.yaml: "
+        )
+        assert any(line.startswith(prefix) for line in lines), (
+            f"{name}: no line starting {prefix!r}"
+        )
+    assert any(line.startswith("provinces/escape/cluster.yaml: ") for line in lines)
+    total = len(GOOD) + len(BROKEN) + 1
+    assert lines[-1] == f"{total} site(s): {len(GOOD)} valid, {len(BROKEN) + 1} invalid"
+    assert len(BROKEN) >= 30
+
+
+def test_mixed_repo_json_output(mixed_repo: Path) -> None:
+    res = run_cli("validate", mixed_repo, "--output", "json")
+    assert res.returncode == 1
+    report = json.loads(res.stdout)
+    assert set(report) == {"sites", "errors"}
+    by_site = {s["site"]: s for s in report["sites"]}
+    for name in GOOD:
+        assert by_site[name] == {
+            "site": name,
+            "path": f"provinces/{name}",
+            "valid": True,
+            "errors": [],
+        }
+    for name, (_change, field) in BROKEN.items():
+        entry = by_site[name]
+        assert entry["valid"] is False
+        assert entry["errors"], name
+        for err in entry["errors"]:
+            assert set(err) == {"file", "field", "message"}
+            assert err["file"] == f"provinces/{name}/cluster.yaml"
+        if field:
+            assert field in {e["field"] for e in entry["errors"]}, (name, entry["errors"])
+
+
+def test_all_valid_exits_zero(tmp_path: Path) -> None:
+    write_site(tmp_path, "gd", province("gd"))
+    res = run_cli("validate", tmp_path)
+    assert res.returncode == 0
+    assert res.stdout.strip() == "1 site(s): 1 valid, 0 invalid"
+
+
+def test_usage_errors_exit_two(tmp_path: Path) -> None:
+    assert run_cli("validate", tmp_path / "missing").returncode == 2
+    assert run_cli("validate", "--output", "xml", tmp_path).returncode == 2
