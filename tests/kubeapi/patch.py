@@ -173,9 +173,9 @@ def json_patch(target: Any, operations: Any) -> Any:
         elif kind in ("move", "copy"):
             if "from" not in op:
                 raise bad_request(f"json patch {kind} operation requires 'from'")
-            if kind == "move" and (path + "/").startswith(op["from"] + "/"):
-                if path != op["from"]:
-                    raise JSONPatchError("cannot move a value into one of its children")
+            inside = (path + "/").startswith(op["from"] + "/") and path != op["from"]
+            if kind == "move" and inside:
+                raise JSONPatchError("cannot move a value into one of its children")
             if kind == "move":
                 doc, value = _remove(doc, op["from"])
             else:

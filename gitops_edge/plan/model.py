@@ -1,0 +1,118 @@
+"""The values a plan is made of: per-object changes, per-site gates, the run verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Action = Literal["create", "update", "delete", "unchanged"]
+Gate = Literal["ready", "deferred", "blocked", "suspended", "invalid", "waiting", "removed"]
+
+DELETION_POLICY_ANNOTATION = "gitops-edge.io/deletion-policy"
+HISTORY_COMPONENTS = frozenset({"eggo-run", "eggo-config"})
+"""eggo runs are records: kept while the site exists, so a past run stays readable."""
+
+
+def obj_key(obj: dict[str, Any]) -> tuple[str, str, str, str]:
+    meta = obj.get("metadata") or {}
+    return (
+        str(obj.get("apiVersion", "")),
+        str(obj.get("kind", "")),
+        str(meta.get("namespace") or ""),
+        str(meta.get("name", "")),
+    )
+
+
+def describe_key(key: tuple[str, str, str, str]) -> str:
+    _api, kind, ns, name = key
+    return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    """One object's fate in this run."""
+
+    action: Action
+    key: tuple[str, str, str, str]
+    desired: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    live: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    reason: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.key[1]
+
+    @property
+    def name(self) -> str:
+        return self.key[3]
+
+    @property
+    def namespace(self) -> str:
+        return self.key[2]
+
+    def describe(self) -> str:
+        return describe_key(self.key)
+
+
+@dataclass(frozen=True)
+class EggoStep:
+    """What eggo does (or did) for the site this run."""
+
+    operation: Literal[
+        "deploy", "join", "delete", "cleanup", "none", "running", "failed", "rebuild"
+    ]
+    detail: str = ""
+    job: str = ""
+
+
+@dataclass(frozen=True)
+class SitePlan:
+    site: str
+    wave: int
+    gate: Gate
+    reason: str = ""
+    changes: tuple[ObjectChange, ...] = ()
+    eggo: EggoStep | None = None
+    done: bool = False
+    """Nothing pending and the last eggo run and Applications are healthy (wave accounting)."""
+    failed: bool = False
+
+    def pending(self) -> tuple[ObjectChange, ...]:
+        return tuple(c for c in self.changes if c.action != "unchanged")
+
+    def counts(self) -> dict[str, int]:
+        out = {"create": 0, "update": 0, "delete": 0, "unchanged": 0}
+        for c in self.changes:
+            out[c.action] += 1
+        return out
+
+    @property
+    def emits(self) -> bool:
+        """True when this run writes anything for the site."""
+        return self.gate in ("ready", "removed") and bool(self.pending())
+
+
+@dataclass(frozen=True)
+class Plan:
+    revision: str
+    sites: tuple[SitePlan, ...]
+    refused: str = ""
+    """Non-empty: the whole run is refused (mass-deletion guard) and nothing is emitted."""
+    current_wave: int | None = None
+    problems: tuple[str, ...] = ()
+
+    def emitting(self) -> tuple[SitePlan, ...]:
+        return () if self.refused else tuple(s for s in self.sites if s.emits)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(s.pending() for s in self.sites)
+
+    def deletions(self) -> int:
+        return sum(
+            1
+            for s in self.sites
+            if s.gate in ("ready", "removed")
+            for c in s.changes
+            if c.action == "delete"
+        )

@@ -1,0 +1,53 @@
+"""Rollout waves: a change spanning many sites goes out wave by wave.
+
+Wave N+1 starts when every online site of wave N is done (eggo run succeeded,
+Applications healthy) and no more than ``maxFailures`` of them failed. An offline
+(deferred) or suspended site never holds a wave back: it is caught up when its
+node returns, independently of the wave that is running then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gitops_edge.plan.model import SitePlan
+
+NEUTRAL = ("deferred", "suspended", "removed")
+
+
+def gate_waves(
+    sites: list[SitePlan], *, max_failures: int, feedback: bool
+) -> tuple[list[SitePlan], int | None]:
+    """Hold back later waves; returns the updated site plans and the wave in progress.
+
+    ``feedback`` is False when the live source cannot report run outcomes (a
+    directory sink): there is nothing to wait for, so every wave goes at once.
+    """
+    if not feedback:
+        return sites, None
+    waves = sorted({s.wave for s in sites})
+    hold_reason = ""
+    current: int | None = None
+    out: dict[str, SitePlan] = {}
+    for wave in waves:
+        members = [s for s in sites if s.wave == wave]
+        if hold_reason:
+            for s in members:
+                out[s.site] = (
+                    replace(s, gate="waiting", reason=hold_reason)
+                    if s.gate == "ready" and s.pending()
+                    else s
+                )
+            continue
+        for s in members:
+            out[s.site] = s
+        counted = [s for s in members if s.gate not in NEUTRAL]
+        failed = [s for s in counted if s.failed or s.gate in ("blocked", "invalid")]
+        done = [s for s in counted if s.done]
+        if len(failed) > max_failures:
+            hold_reason = f"wave {wave} halted: {len(failed)} site(s) failed ({', '.join(s.site for s in failed[:5])}), more than rollout.maxFailures={max_failures}"
+            current = wave
+        elif len(done) + len(failed) < len(counted):
+            hold_reason = f"waiting for wave {wave}: {len(done)}/{len(counted)} online site(s) done"
+            current = wave
+    return [out[s.site] for s in sites], current
