@@ -159,19 +159,19 @@ def next_step(applied: DeployConfig | None, desired: DeployConfig) -> Step:
         hosts = tuple(h for role in ("masters", "workers") for h in added[role])
         return Step("join", result, hosts, "join " + ", ".join(f"{h.name} ({h.ip})" for h in hosts))
     if any(removed.values()):
-        gone = {_host_key(h) for role in ("masters", "workers") for h in removed[role]}
         result = applied.model_copy(
             update={
-                role: [h for h in getattr(applied, role) if _host_key(h) not in gone]
+                role: [h for h in getattr(applied, role) if h not in removed[role]]
                 for role in ("masters", "workers")
             }
         )
-        names = sorted({h.name for role in ("masters", "workers") for h in removed[role]})
         still = {h.name for role in ("masters", "workers") for h in getattr(result, role)}
         hosts = tuple(
-            h for role in ("masters", "workers") for h in removed[role] if h.name not in still
+            dict.fromkeys(
+                h for role in ("masters", "workers") for h in removed[role] if h.name not in still
+            )
         )
         if not hosts:
-            return Step("none", desired, detail="no host change")
-        return Step("delete", result, hosts, "delete " + ", ".join(names))
+            return Step("none", desired, detail="only a role changed; eggo keeps the machine")
+        return Step("delete", result, hosts, "delete " + ", ".join(h.name for h in hosts))
     return Step("none", desired)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from gitops_edge.live.inventory import EdgeNode, format_time, nodes_for_site
 from gitops_edge.live.snapshot import LiveState
 from gitops_edge.plan.model import Gate
-from gitops_edge.render.context import placement
+from gitops_edge.render.meta import SITE as SITE_LABEL
 from gitops_edge.specs.sites import Site
 
 
@@ -14,14 +14,12 @@ def edge_gate(site: Site, live: LiveState) -> tuple[Gate, str, list[EdgeNode]]:
     assert site.spec is not None
     if not live.has_nodes:
         return "ready", "", []
-    where = placement(site)
-    nodes = nodes_for_site(live.nodes, node_selector=where.node_selector, node_name=where.node_name)
+    edge = site.spec.spec.edge
+    # The arch is checked below, not matched: a wrong-arch node is "blocked", not "absent".
+    selector = None if edge.nodeName else dict(edge.nodeSelector or {SITE_LABEL: site.id})
+    nodes = nodes_for_site(live.nodes, node_selector=selector, node_name=edge.nodeName)
     if not nodes:
-        target = (
-            f"nodeName {where.node_name}"
-            if where.node_name
-            else f"nodeSelector {where.node_selector}"
-        )
+        target = f"nodeName {edge.nodeName}" if edge.nodeName else f"nodeSelector {selector}"
         return "deferred", f"no edge node matches {target}", []
     online = [n for n in nodes if n.state == "online"]
     if not online:

@@ -8,7 +8,6 @@ from typing import Any, Literal
 Action = Literal["create", "update", "delete", "unchanged"]
 Gate = Literal["ready", "deferred", "blocked", "suspended", "invalid", "waiting", "removed"]
 
-DELETION_POLICY_ANNOTATION = "gitops-edge.io/deletion-policy"
 HISTORY_COMPONENTS = frozenset({"eggo-run", "eggo-config"})
 """eggo runs are records: kept while the site exists, so a past run stays readable."""
 
@@ -106,7 +105,11 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(s.pending() for s in self.sites)
+        """Live differs from the repo somewhere it will be (or is waiting to be) reconciled.
+
+        A suspended site is left out: by definition nothing is emitted for it.
+        """
+        return any(s.pending() for s in self.sites if s.gate != "suspended")
 
     def deletions(self) -> int:
         return sum(

@@ -21,7 +21,6 @@ from gitops_edge.plan import eggo_lifecycle as lifecycle
 from gitops_edge.plan.diff import drift, spec_hash
 from gitops_edge.plan.gates import edge_gate
 from gitops_edge.plan.model import (
-    DELETION_POLICY_ANNOTATION,
     HISTORY_COMPONENTS,
     EggoStep,
     ObjectChange,
@@ -267,7 +266,7 @@ def _plan_removed(site_id: str, live_objs: list[dict[str, Any]], feedback: bool)
     """A site whose directory is gone: Retain prunes our objects; Cleanup runs eggo cleanup first."""
     ns = next((o for o in live_objs if o.get("kind") == "Namespace"), None)
     policy = ((ns or {}).get("metadata", {}).get("annotations") or {}).get(
-        DELETION_POLICY_ANNOTATION, "Retain"
+        meta.DELETION_POLICY, "Retain"
     )
     deletes = [
         ObjectChange("delete", obj_key(o), None, o, "site removed from the repo") for o in live_objs

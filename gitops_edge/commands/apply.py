@@ -1,0 +1,89 @@
+"""``gitops-edge apply``: one reconcile — plan, then emit to a sink.
+
+``--emit dir:PATH`` (default ``dir:rendered``, no cluster needed), ``--emit kube``
+(server-side apply, field manager gitops-edge) or ``--emit git:REPO#BRANCH``.
+Exit 0 when everything planned was emitted, 1 on any error, invalid site or refusal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from gitops_edge.commands.common import add_repo_arg, print_json, repo_root_or_exit
+from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
+from gitops_edge.emit.gitsink import GitSinkError
+from gitops_edge.live.client import KubeError
+from gitops_edge.plan.planner import make_plan
+from gitops_edge.plan.report import to_json, to_text
+from gitops_edge.sinks import DEFAULT_DIR, KubeLive, SinkSpecError, is_kube, open_file_sink
+from gitops_edge.source.revision import describe_revision
+from gitops_edge.specs.repo import load_repo
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "apply", help="one reconcile: plan, then emit", description=__doc__
+    )
+    add_repo_arg(p)
+    p.add_argument(
+        "--emit",
+        default=f"dir:{DEFAULT_DIR}",
+        metavar="SINK",
+        help="dir:PATH | kube | git:REPO#BRANCH (default: dir:rendered)",
+    )
+    p.add_argument(
+        "--force-conflicts", action="store_true", help="kube: take fields other managers own"
+    )
+    p.add_argument(
+        "--site",
+        action="append",
+        default=None,
+        metavar="ID",
+        help="reconcile only this site (repeatable)",
+    )
+    p.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    add_kube_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = repo_root_or_exit(args.repo)
+    if root is None:
+        return 2
+    try:
+        sink = (
+            KubeLive(kube_from_args(args), force_conflicts=args.force_conflicts)
+            if is_kube(args.emit)
+            else open_file_sink(args.emit)
+        )
+        repo = load_repo(root)
+        live = sink.read_live()
+        plan = make_plan(repo, live, revision=describe_revision(root), sites=args.site)
+        result = sink.emit(plan)
+    except (KubeError, GitSinkError, SinkSpecError) as exc:
+        print(f"gitops-edge: {exc}", file=sys.stderr)
+        return 1
+    invalid = [s for s in plan.sites if s.gate == "invalid"]
+    if args.output == "json":
+        report = to_json(plan)
+        report["emit"] = {
+            "sink": result.sink,
+            "written": result.written,
+            "deleted": result.deleted,
+            "errors": result.errors(),
+            "note": result.note,
+        }
+        print_json(report)
+    else:
+        sys.stdout.write(to_text(plan, diffs=False))
+        for err in result.errors():
+            print(f"error: {err}", file=sys.stderr)
+        print(
+            f"{result.sink}: {result.written} object(s) written, {result.deleted} deleted"
+            + (f"; {result.note}" if result.note else "")
+        )
+    if plan.refused:
+        print(plan.refused, file=sys.stderr)
+    return 0 if result.ok and not invalid and not plan.problems else 1

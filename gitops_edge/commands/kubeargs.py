@@ -1,0 +1,37 @@
+"""The connection flags shared by ``plan``, ``apply``, ``status`` and ``run``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from gitops_edge.live.client import KubeClient
+from gitops_edge.live.connect import connect
+
+
+def add_kube_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster connection")
+    g.add_argument(
+        "--kubeconfig", type=Path, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
+    )
+    g.add_argument("--context", help="kubeconfig context")
+    g.add_argument("--in-cluster", action="store_true", help="use the pod's ServiceAccount")
+
+
+def wants_cluster(args: argparse.Namespace) -> bool:
+    """A cluster was asked for explicitly, or we run inside one."""
+    return bool(
+        args.kubeconfig
+        or args.context
+        or args.in_cluster
+        or "KUBERNETES_SERVICE_HOST" in os.environ
+    )
+
+
+def kube_from_args(args: argparse.Namespace) -> KubeClient:
+    return connect(
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        in_cluster=True if args.in_cluster else None,
+    )

@@ -1,0 +1,82 @@
+"""``gitops-edge plan``: diff desired against live state and show it.
+
+Live state is the cluster (``--kubeconfig``/``--context``/``--in-cluster``, or in a pod)
+or, without a cluster, the last render in ``--out`` (default ``rendered``).
+``--detailed-exitcode``: 0 no changes, 2 changes, 1 error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from gitops_edge.commands.common import add_repo_arg, print_json, repo_root_or_exit
+from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args, wants_cluster
+from gitops_edge.emit.dirsink import DirSink
+from gitops_edge.live.client import KubeError
+from gitops_edge.live.snapshot import LiveState, read_live
+from gitops_edge.plan.planner import make_plan
+from gitops_edge.plan.report import to_json, to_markdown, to_text
+from gitops_edge.sinks import DEFAULT_DIR
+from gitops_edge.source.revision import describe_revision
+from gitops_edge.specs.repo import load_repo
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "plan", help="diff desired against live state", description=__doc__
+    )
+    add_repo_arg(p)
+    add_kube_args(p)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_DIR,
+        help="without a cluster: the last render to diff against (default: rendered)",
+    )
+    p.add_argument("--output", "-o", choices=("text", "json", "markdown"), default="text")
+    p.add_argument(
+        "--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error"
+    )
+    p.add_argument(
+        "--site",
+        action="append",
+        default=None,
+        metavar="ID",
+        help="plan only this site (repeatable)",
+    )
+    p.add_argument("--no-diff", action="store_true", help="text output without per-object diffs")
+    p.set_defaults(func=run)
+
+
+def live_for(args: argparse.Namespace) -> LiveState:
+    if wants_cluster(args):
+        return read_live(kube_from_args(args))
+    return DirSink(args.out).read_live()
+
+
+def run(args: argparse.Namespace) -> int:
+    root = repo_root_or_exit(args.repo)
+    if root is None:
+        return 2
+    repo = load_repo(root)
+    try:
+        live = live_for(args)
+    except KubeError as exc:
+        print(f"gitops-edge: {exc}", file=sys.stderr)
+        return 1
+    plan = make_plan(repo, live, revision=describe_revision(root), sites=args.site)
+    if args.output == "json":
+        print_json(to_json(plan))
+    elif args.output == "markdown":
+        sys.stdout.write(to_markdown(plan))
+    else:
+        sys.stdout.write(to_text(plan, diffs=not args.no_diff))
+    invalid = any(s.gate == "invalid" for s in plan.sites) or bool(plan.problems)
+    if plan.refused or invalid:
+        return 1
+    if args.detailed_exitcode:
+        return 2 if plan.has_changes else 0
+    return 0

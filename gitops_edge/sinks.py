@@ -1,0 +1,81 @@
+"""Parse ``--emit`` targets and pick where live state comes from.
+
+``dir:PATH`` (the no-cluster default), ``kube`` (server-side apply into the cluster the
+kubeconfig or the in-cluster ServiceAccount points at) and ``git:REPO#BRANCH``. Each sink
+also reads back what it holds, which is the live state ``plan`` diffs against.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from gitops_edge.emit.dirsink import DirSink
+from gitops_edge.emit.gitsink import GitSink
+from gitops_edge.emit.kubesink import KubeSink
+from gitops_edge.emit.result import EmitResult
+from gitops_edge.live.client import KubeClient
+from gitops_edge.live.snapshot import LiveState, read_live
+from gitops_edge.plan.model import Plan
+
+DEFAULT_DIR = Path("rendered")
+
+
+class Sink(Protocol):
+    def describe(self) -> str: ...
+
+    def emit(self, plan: Plan) -> EmitResult: ...
+
+
+class KubeLive:
+    """KubeSink plus its live reader, so every sink answers ``read_live``."""
+
+    def __init__(self, kube: KubeClient, *, force_conflicts: bool = False) -> None:
+        self.kube = kube
+        self.sink = KubeSink(kube, force_conflicts=force_conflicts)
+
+    def describe(self) -> str:
+        return self.sink.describe()
+
+    def emit(self, plan: Plan) -> EmitResult:
+        return self.sink.emit(plan)
+
+    def read_live(self, *, now: datetime | None = None) -> LiveState:
+        return read_live(self.kube, now=now)
+
+
+class SinkSpecError(ValueError):
+    pass
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gitops-edge"
+
+
+def parse_git_target(spec: str) -> tuple[str, str]:
+    """``git:REPO#BRANCH`` -> (REPO, BRANCH); BRANCH defaults to ``rendered``."""
+    body = spec.removeprefix("git:")
+    repo, _, branch = body.rpartition("#") if "#" in body else (body, "", "rendered")
+    if not repo:
+        raise SinkSpecError(f"{spec!r}: expected git:REPO#BRANCH")
+    return repo, branch or "rendered"
+
+
+def is_kube(spec: str) -> bool:
+    return spec == "kube"
+
+
+def open_file_sink(spec: str, *, cache: Path | None = None) -> DirSink | GitSink:
+    """A ``dir:`` or ``git:`` sink from its ``--emit`` spelling."""
+    if spec.startswith("dir:"):
+        path = spec.removeprefix("dir:")
+        if not path:
+            raise SinkSpecError("dir: needs a path, e.g. dir:rendered")
+        return DirSink(Path(path))
+    if spec.startswith("git:"):
+        repo, branch = parse_git_target(spec)
+        return GitSink(repo, branch, cache_dir=cache or cache_dir())
+    raise SinkSpecError(f"unknown sink {spec!r}: use dir:PATH, kube or git:REPO#BRANCH")

@@ -1,0 +1,114 @@
+"""A small fleet in the test API server: edge nodes with leases, and helpers to play eggo/Argo CD."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.kubeapi.server import KubeAPIServer
+
+
+def rfc3339(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def add_edge_node(
+    kube: KubeAPIServer, name: str, site: str, *, arch: str = "arm64", online: bool = True
+) -> None:
+    now = datetime.now(UTC)
+    renew = now if online else now - timedelta(hours=2)
+    kube.store.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "labels": {
+                    "node-role.kubernetes.io/edge": "",
+                    "kubernetes.io/arch": arch,
+                    "gitops-edge.io/site": site,
+                },
+            },
+            "status": {
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True" if online else "Unknown",
+                        "lastTransitionTime": rfc3339(now - timedelta(days=1)),
+                    }
+                ],
+                "nodeInfo": {"architecture": arch},
+            },
+        }
+    )
+    kube.store.put(
+        {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": name, "namespace": "kube-node-lease"},
+            "spec": {
+                "holderIdentity": name,
+                "leaseDurationSeconds": 40,
+                "renewTime": rfc3339(renew),
+            },
+        }
+    )
+
+
+def bring_online(kube: KubeAPIServer, name: str) -> None:
+    now = rfc3339(datetime.now(UTC))
+    kube.store.touch(
+        "coordination.k8s.io/v1",
+        "Lease",
+        name,
+        "kube-node-lease",
+        patch={"spec": {"renewTime": now}},
+    )
+    kube.store.touch(
+        "v1",
+        "Node",
+        name,
+        patch={
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}]
+            }
+        },
+    )
+
+
+def finish_jobs(kube: KubeAPIServer, namespace: str, *, outcome: str = "Complete") -> list[str]:
+    """Mark every unfinished Job in ``namespace`` Complete (or Failed), as the Job controller would."""
+    names = []
+    for job in kube.store.list("batch/v1", "Job", namespace):
+        if job.get("status", {}).get("conditions"):
+            continue
+        status: dict[str, Any] = {
+            "conditions": [
+                {
+                    "type": outcome,
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded" if outcome == "Failed" else "",
+                    "message": "eggo exited 1" if outcome == "Failed" else "",
+                }
+            ]
+        }
+        if outcome == "Complete":
+            status["succeeded"] = 1
+        else:
+            status["failed"] = 3
+        kube.store.touch(
+            "batch/v1", "Job", job["metadata"]["name"], namespace, patch={"status": status}
+        )
+        names.append(job["metadata"]["name"])
+    return names
+
+
+def heal_apps(kube: KubeAPIServer, namespace: str) -> None:
+    for app in kube.store.list("argoproj.io/v1alpha1", "Application", namespace):
+        kube.store.touch(
+            "argoproj.io/v1alpha1",
+            "Application",
+            app["metadata"]["name"],
+            namespace,
+            patch={"status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}},
+        )
