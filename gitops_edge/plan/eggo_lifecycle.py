@@ -19,9 +19,10 @@ from pydantic import ValidationError
 from gitops_edge.live.progress import JobOutcome, job_failure, job_outcome
 from gitops_edge.render.meta import COMPONENT as COMPONENT_LABEL
 from gitops_edge.render.meta import EGGO_CONFIG as EGGO_CONFIG_ANNOTATION
-from gitops_edge.render.meta import EGGO_OPERATION
+from gitops_edge.render.meta import EGGO_OPERATION, SOURCE_REVISION, finish
 from gitops_edge.specs.eggo import DeployConfig, HostConfig
 
+PREVIOUS_RUN = "gitops-edge.io/previous-run"
 HOST_LISTS = ("masters", "workers", "etcds")
 
 
@@ -50,7 +51,12 @@ class EggoRun:
 
 
 def eggo_runs(objs: Iterable[dict[str, Any]], *, assume_success: bool) -> list[EggoRun]:
-    """Recorded runs, oldest first (creationTimestamp, then name).
+    """Recorded runs, oldest first.
+
+    Each run names the run it followed (``gitops-edge.io/previous-run``), so the order
+    is the chain of runs, not clocks: two runs created in the same second (timestamps
+    have second resolution) still sort right. Runs outside a chain fall back to
+    creationTimestamp, then name.
 
     ``assume_success``: the live source carries no Job status (a directory sink), so
     a recorded run counts as succeeded.
@@ -74,8 +80,24 @@ def eggo_runs(objs: Iterable[dict[str, Any]], *, assume_success: bool) -> list[E
         runs.append(
             EggoRun(o, configs.get(cm_name), str(labels.get(EGGO_OPERATION, "deploy")), outcome)
         )
-    runs.sort(key=lambda r: (str(r.job["metadata"].get("creationTimestamp", "")), r.name))
+    by_name = {r.name: r for r in runs}
+
+    def depth(run: EggoRun, seen: frozenset[str] = frozenset()) -> int:
+        prev = (run.job["metadata"].get("annotations") or {}).get(PREVIOUS_RUN)
+        if not prev or prev not in by_name or prev in seen:
+            return 0
+        return 1 + depth(by_name[prev], seen | {run.name})
+
+    runs.sort(key=lambda r: (depth(r), str(r.job["metadata"].get("creationTimestamp", "")), r.name))
     return runs
+
+
+def chain(obj: dict[str, Any], previous: EggoRun | None) -> dict[str, Any]:
+    """Record ``previous`` on a new run's Job (the spec hash is recomputed)."""
+    if previous is None or obj.get("kind") != "Job":
+        return obj
+    obj["metadata"].setdefault("annotations", {})[PREVIOUS_RUN] = previous.name
+    return finish(obj, obj["metadata"]["annotations"].get(SOURCE_REVISION, "unversioned"))
 
 
 def applied_cluster(runs: list[EggoRun]) -> tuple[DeployConfig | None, bool]:

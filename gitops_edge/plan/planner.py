@@ -51,7 +51,10 @@ def make_plan(
     sites: Iterable[str] | None = None,
     rendered: RenderResult | None = None,
 ) -> Plan:
-    """Plan every site (or only ``sites``, for an incremental run) against ``live``."""
+    """Plan every site (or only ``sites``, for an incremental run) against ``live``.
+
+    A named site whose directory is gone is planned for removal like in a full run.
+    """
     wanted = None if sites is None else set(sites)
     result = rendered or render_repo(repo, revision=revision, sites=wanted)
     ctx = RenderContext(repo.settings, revision, repo.bundle)
@@ -77,9 +80,10 @@ def make_plan(
                 site, result.objects[site.id], live.site_objects(site.id), live, ctx, feedback
             )
         )
-    if wanted is None and not repo.problems and not result.repo_problems:
+    if not repo.problems and not result.repo_problems:
         known = {s.id for s in repo.sites}
-        for site_id in sorted(set(live.objects) - known):
+        gone = set(live.objects) - known
+        for site_id in sorted(gone if wanted is None else gone & wanted):
             plans.append(_plan_removed(site_id, live.site_objects(site_id), feedback))
     plans, current = gate_waves(
         plans, max_failures=repo.settings.spec.rollout.maxFailures, feedback=feedback
@@ -154,7 +158,7 @@ def _plan_eggo(
     else:
         assert step.kind in ("deploy", "join", "delete")
         op, conf = EggoOperation(step.kind, step.hosts), step.result or desired_conf
-    objs = eggo_run_objects(_with_eggo(site, conf), ctx, op)
+    objs = [lifecycle.chain(o, latest) for o in eggo_run_objects(_with_eggo(site, conf), ctx, op)]
     job_name = next(o["metadata"]["name"] for o in objs if o["kind"] == "Job")
     failed_before = next((r for r in runs if r.name == job_name and r.outcome == "failed"), None)
     if failed_before is not None:
@@ -164,7 +168,7 @@ def _plan_eggo(
                 f"eggo {op.kind} failed: {lifecycle.failure_of(failed_before)}; change the spec or delete Job {job_name} to retry",
                 job_name,
             ),
-            objs,
+            [],  # the failed run stays as a record; re-applying its Job would not rerun it
             "",
             True,
         )
@@ -309,7 +313,7 @@ def _plan_removed(site_id: str, live_objs: list[dict[str, Any]], feedback: bool)
             (),
             EggoStep("running", "cleanup", latest.name),
         )
-    job = cleanup_job(latest.job)
+    job = lifecycle.chain(cleanup_job(latest.job), latest)
     change = ObjectChange(
         "create", obj_key(job), job, None, "deletionPolicy Cleanup: eggo cleanup before removal"
     )

@@ -20,7 +20,9 @@ SAFE_ENV = {
     "GIT_ASKPASS": "/bin/true",
     "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
 }
-_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/].*|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/.*")
+_SCP_LIKE = re.compile(
+    r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/].*|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/.*"
+)
 
 
 def check_url(url: str) -> str | None:
@@ -36,7 +38,9 @@ def check_url(url: str) -> str | None:
     if "://" in url:
         scheme = url.split("://", 1)[0].lower()
         if scheme not in ("https", "http", "ssh", "git", "file"):
-            return f"repository scheme {scheme!r} is not allowed; use https, ssh, git or a local path"
+            return (
+                f"repository scheme {scheme!r} is not allowed; use https, ssh, git or a local path"
+            )
         return None
     if _SCP_LIKE.match(url):
         return None

@@ -3,19 +3,22 @@
 The result is a value (:class:`RepoSpec`) the renderer and planner take as input.
 A problem in ``gitops-edge.yaml`` makes every site unusable (their defaults are
 unknown), so every site is reported invalid, which in turn means nothing is deleted.
-A :class:`SiteCache` keyed by content hash lets a daemon skip re-validating the
-files that did not change between commits.
+The edge bundle (``edge-bundle/``, ``provinces/<site>/edge/``) is loaded here too, so
+``validate`` reports its problems; a broken shared bundle makes every site invalid for
+the same reason. A :class:`SiteCache` keyed by content hash lets a daemon skip
+re-validating the files that did not change between commits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from gitops_edge.problems import Problem, field_path
+from gitops_edge.problems import Problem, field_path, sorted_unique
+from gitops_edge.specs.bundle import EMPTY_BUNDLE, SHARED_DIR, EdgeBundle, load_bundle
 from gitops_edge.specs.messages import describe
 from gitops_edge.specs.opsrepo import DEFAULT_SETTINGS, OpsRepo
 from gitops_edge.specs.sites import (
@@ -41,6 +44,7 @@ class RepoSpec:
     sites: tuple[Site, ...]
     problems: tuple[Problem, ...] = ()
     settings_digest: str = ""
+    bundle: EdgeBundle = EMPTY_BUNDLE
 
     @property
     def valid_sites(self) -> tuple[Site, ...]:
@@ -128,9 +132,29 @@ def load_repo(
             sites.append(_invalid(d, f"not checked: {SETTINGS_FILE} has errors (fix them first)"))
             continue
         sites.append(_load_site(root, d, settings, settings_digest, limits, cache))
+    bundle = load_bundle(root, [(d.id, d.dir) for d in dirs if d.id not in clashes], limits)
+    problems.extend(bundle.problems)
     return RepoSpec(
-        root, settings or DEFAULT_SETTINGS, tuple(sites), tuple(problems), settings_digest
+        root,
+        settings or DEFAULT_SETTINGS,
+        tuple(_with_bundle(s, bundle) for s in sites),
+        tuple(problems),
+        settings_digest,
+        bundle,
     )
+
+
+def _with_bundle(site: Site, bundle: EdgeBundle) -> Site:
+    """The site made invalid by its own ``edge/`` problems or a broken shared bundle."""
+    extra = list(bundle.site_problems.get(site.id, ()))
+    if bundle.problems:
+        extra.append(
+            Problem(site.file, "", f"not rendered: {SHARED_DIR}/ has errors (fix them first)")
+        )
+    if not extra:
+        return site
+    problems = tuple(sorted_unique((*site.problems, *extra)))
+    return replace(site, spec=None, problems=problems, digest="")
 
 
 def _invalid(d: SiteDir, message: str) -> Site:

@@ -18,9 +18,10 @@ import yaml
 from gitops_edge.problems import Problem
 
 try:  # pragma: no cover - which branch runs depends on how PyYAML was built
-    _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+    SafeLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover
-    _BaseLoader = yaml.SafeLoader
+    SafeLoader = yaml.SafeLoader
+"""The safe loader every repo file is parsed with (C parser when PyYAML has it)."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def _mark(node: yaml.Node) -> str:
     return f"line {mark.line + 1}" if mark is not None else ""
 
 
-def _check_tree(root_node: yaml.Node, limits: Limits) -> None:
+def check_tree(root_node: yaml.Node, limits: Limits) -> None:
     """Refuse duplicate keys, deep nesting and alias expansion beyond the limits.
 
     Aliases make the node graph a DAG: sizes are memoised per node so an alias bomb
@@ -113,26 +114,26 @@ def _check_tree(root_node: yaml.Node, limits: Limits) -> None:
 
 def parse_text(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Parse one YAML document from text with every check of :func:`load_file`."""
-    loader = _BaseLoader(text)
+    loader = SafeLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_tree(node, limits)
+        check_tree(node, limits)
         return loader.construct_document(node)
     except yaml.composer.ComposerError as exc:
         if "expected a single document" in str(exc):
             raise YamlRefused("holds more than one YAML document; keep one per file") from None
-        raise YamlRefused(_yaml_message(exc)) from None
+        raise YamlRefused(yaml_message(exc)) from None
     except yaml.YAMLError as exc:
-        raise YamlRefused(_yaml_message(exc)) from None
+        raise YamlRefused(yaml_message(exc)) from None
     except RecursionError:
         raise YamlRefused(f"nesting deeper than {limits.max_depth} levels") from None
     finally:
         loader.dispose()
 
 
-def _yaml_message(exc: yaml.YAMLError) -> str:
+def yaml_message(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""

@@ -1,0 +1,107 @@
+"""Labels, annotations and the spec hash every emitted object carries.
+
+The emitted objects are the state (ARCHITECTURE.md): a restarted daemon finds what it
+manages by the labels and decides "unchanged" by ``gitops-edge.io/spec-hash``. The hash
+leaves out the two annotations that are not content (the revision and the hash
+itself), so a commit that does not touch an object keeps its hash, while the revision
+annotation still says which commit produced the content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "gitops-edge"
+SITE = "gitops-edge.io/site"
+COMPONENT = "gitops-edge.io/component"
+EGGO_OPERATION = "gitops-edge.io/eggo-operation"
+CLUSTER_ID = "gitops-edge.io/cluster-id"
+SOURCE_REVISION = "gitops-edge.io/source-revision"
+SPEC_HASH = "gitops-edge.io/spec-hash"
+EGGO_CONFIG = "gitops-edge.io/eggo-config"
+DELETION_POLICY = "gitops-edge.io/deletion-policy"
+
+COMPONENTS = (
+    "namespace",
+    "eggo-config",
+    "eggo-run",
+    "eggo-operator",
+    "application",
+    "edge-bundle",
+)
+
+_NOT_CONTENT = (SOURCE_REVISION, SPEC_HASH)
+
+
+def digest(value: Any) -> str:
+    """sha256 hex of canonical JSON (sorted keys, compact): stable across runs and hosts."""
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def label_value(value: str) -> str:
+    """``value`` as a valid label value: long ones keep a prefix and gain a hash suffix."""
+    if len(value) <= 63:
+        return value
+    return value[:52].rstrip("-._") + "-" + digest(value)[:10]
+
+
+def site_labels(site_id: str, component: str, **extra: str) -> dict[str, str]:
+    """The labels that find an object again: manager, site, component (plus ``extra``)."""
+    if component not in COMPONENTS:
+        raise ValueError(f"unknown component {component!r}")
+    labels = {MANAGED_BY: MANAGER, SITE: site_id, COMPONENT: component}
+    labels.update({k: label_value(v) for k, v in extra.items()})
+    return labels
+
+
+def metadata(
+    name: str,
+    namespace: str | None,
+    labels: dict[str, str],
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """``metadata`` in the key order every emitted object uses."""
+    meta: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    meta["labels"] = dict(labels)
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def k8s_object(api_version: str, kind: str, meta: dict[str, Any], **rest: Any) -> dict[str, Any]:
+    """An object with keys in the order apiVersion, kind, metadata, then ``rest`` as given."""
+    obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "metadata": meta}
+    obj.update(rest)
+    return obj
+
+
+def spec_hash(obj: dict[str, Any]) -> str:
+    """16 hex of the object's content, without the revision and spec-hash annotations."""
+    meta = dict(obj.get("metadata") or {})
+    annotations = {
+        k: v for k, v in (meta.get("annotations") or {}).items() if k not in _NOT_CONTENT
+    }
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    return digest({**obj, "metadata": meta})[:16]
+
+
+def finish(obj: dict[str, Any], revision: str) -> dict[str, Any]:
+    """Set the revision and spec-hash annotations in place (idempotent) and return ``obj``."""
+    meta = obj["metadata"]
+    annotations = {
+        k: v for k, v in (meta.get("annotations") or {}).items() if k not in _NOT_CONTENT
+    }
+    meta["annotations"] = annotations
+    value = spec_hash(obj)
+    annotations[SOURCE_REVISION] = revision
+    annotations[SPEC_HASH] = value
+    return obj
