@@ -1,0 +1,1 @@
+"""What ships: the container image recipe, the kustomize base and the CI templates."""
