@@ -52,4 +52,7 @@ def connect(
         )
         raise KubeError(f"cannot load the {where}: {exc}") from None
     configuration.retries = 0  # retries are ours (backoff, Retry-After), not urllib3's
+    # a LiveCache holds one long-lived watch per kind (~18) besides its short requests;
+    # a smaller pool makes urllib3 open and discard a connection per request, with a warning
+    configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize, 32)
     return KubeClient(k8s.ApiClient(configuration), retry=retry, timeout=timeout)

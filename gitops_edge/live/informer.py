@@ -1,21 +1,30 @@
 """Informer: one paginated list per resource, then a watch that keeps a local index.
 
 A steady-state daemon makes *no* list calls: the index is kept current by watch
-events (bookmarks move the resourceVersion forward without objects). A 410 Gone
-means the API server compacted past our resourceVersion: relist, replace the index,
-watch again. Transient errors back off (capped) and never lose the index.
+events, and bookmarks move the resourceVersion forward without objects so a quiet
+resource does not fall behind the compaction window. Each failure has its own cure:
+
+* a watch cut mid-stream (network, proxy, apiserver restart): watch again from the
+  last resourceVersion seen -- the index is still right, relisting 10 000 nodes
+  would only load the API server;
+* 410 Gone (the server compacted past our resourceVersion): relist and replace
+  the index, then watch again;
+* a kind the cluster does not serve (404: CRD not installed): an empty index that
+  counts as synced, looked at again after ``absent_recheck`` seconds;
+* anything else (5xx after retries, 403, unreachable): back off (capped) and keep
+  the index, so readers see the last known state rather than nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import structlog
 
-from gitops_edge.live.client import Gone, KubeClient, KubeError, RetryPolicy
+from gitops_edge.live.client import Gone, KubeClient, KubeError, RetryPolicy, StreamBroken
 from gitops_edge.live.resources import Resource
 
 log = structlog.get_logger(__name__)
@@ -42,6 +51,7 @@ class Informer:
         on_event: Handler | None = None,
         watch_timeout: int = 300,
         backoff: RetryPolicy | None = None,
+        absent_recheck: float = 300.0,
     ) -> None:
         self.kube = kube
         self.res = res
@@ -50,11 +60,20 @@ class Informer:
         self.on_event = on_event
         self.watch_timeout = watch_timeout
         self.backoff = backoff or RetryPolicy(base=0.5, cap=30.0)
+        self.absent_recheck = absent_recheck
         self._items: dict[Key, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._response: Any = None
+        self._interrupt = False
+        self._stream_events = 0
         self.resource_version = ""
+        self.served = True
+        """False while the API server answers 404 for this kind (its CRD is not installed)."""
         self.lists = 0
+        self.watches = 0
         self.relists_on_gone = 0
+        self.stream_breaks = 0
+        self.events = 0
         self.synced = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -72,22 +91,34 @@ class Informer:
         with self._lock:
             return len(self._items)
 
+    def __bool__(self) -> bool:
+        """An informer is always truthy: ``if informer`` must not mean "has items"."""
+        return True
+
     # -- keeping it current ----------------------------------------------------------
 
     def sync(self) -> None:
-        """(Re)list and replace the index."""
-        items, rv = self.kube.list(
-            self.res, namespace=self.namespace, label_selector=self.label_selector
-        )
+        """(Re)list and replace the index; a kind the server does not serve is empty."""
+        self.lists += 1
+        try:
+            items, rv = self.kube.list(
+                self.res, namespace=self.namespace, label_selector=self.label_selector
+            )
+            served = True
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+            items, rv, served = [], "", False
         with self._lock:
             self._items = {key_of(o): o for o in items}
             self.resource_version = rv
-        self.lists += 1
+        self.served = served
         self.synced.set()
         if self.on_event:
             self.on_event("SYNC", {})
 
     def apply_event(self, event: dict[str, Any]) -> None:
+        """Fold one watch event into the index; every event (bookmarks too) moves the RV."""
         kind = event.get("type", "")
         obj = event.get("object") or {}
         rv = (obj.get("metadata") or {}).get("resourceVersion")
@@ -98,21 +129,50 @@ class Informer:
                 self._items.pop(key_of(obj), None)
             if rv:
                 self.resource_version = str(rv)
+        self.events += 1
         if self.on_event and kind != "BOOKMARK":
             self.on_event(kind, obj)
 
-    def watch_once(self, stop: threading.Event) -> None:
-        """One watch request from the current resourceVersion until it ends."""
-        for event in self.kube.watch(
-            self.res,
-            resource_version=self.resource_version,
-            namespace=self.namespace,
-            label_selector=self.label_selector,
-            timeout_seconds=self.watch_timeout,
-        ):
-            self.apply_event(event)
-            if stop.is_set():
-                return
+    def watch_once(self, stop: threading.Event) -> int:
+        """One watch request from the current resourceVersion until it ends; events seen."""
+        self.watches += 1
+        self._stream_events = 0
+        try:
+            for event in self.kube.watch(
+                self.res,
+                resource_version=self.resource_version,
+                namespace=self.namespace,
+                label_selector=self.label_selector,
+                timeout_seconds=self.watch_timeout,
+                opened=self._opened,
+            ):
+                self.apply_event(event)
+                self._stream_events += 1
+                if stop.is_set():
+                    break
+        finally:
+            with self._lock:
+                self._response = None
+        return self._stream_events
+
+    def _opened(self, response: Any) -> None:
+        with self._lock:
+            self._response = response
+            pending, self._interrupt = self._interrupt, False
+        if pending:
+            _shutdown(response)
+
+    def interrupt(self) -> None:
+        """End the current watch request now, or the one being opened if none is yet.
+
+        Used on stop (a watch otherwise lasts until its timeout) and by tests that need
+        the stream to break at a chosen moment; the informer re-watches or exits.
+        """
+        with self._lock:
+            response = self._response
+            self._interrupt = response is None
+        if response is not None:
+            _shutdown(response)
 
     def run(self, stop: threading.Event) -> None:
         """List, then watch until ``stop``; survive 410, API outages and cut streams."""
@@ -121,11 +181,28 @@ class Informer:
             try:
                 if not self.synced.is_set():
                     self.sync()
-                self.watch_once(stop)
-                failures = 0
+                if not self.served:
+                    stop.wait(self.absent_recheck)
+                    self.synced.clear()
+                    continue
+                if self.watch_once(stop):
+                    failures = 0
+                else:  # ended without a single event: do not spin on a proxy that closes at once
+                    failures += 1
+                    stop.wait(self.backoff.delay(min(failures, 8)))
             except Gone:
                 self.relists_on_gone += 1
                 self.synced.clear()
+                log.info("resourceVersion expired; relisting", resource=self.res.describe())
+            except StreamBroken:
+                self.stream_breaks += 1
+                if stop.is_set():
+                    return
+                # a stream that delivered events was healthy: re-watch at once
+                failures = 0 if self._stream_events else failures + 1
+                log.info("watch stream cut; watching again", resource=self.res.describe())
+                if failures:
+                    stop.wait(self.backoff.delay(min(failures, 8)))
             except (KubeError, OSError, ValueError) as exc:
                 failures += 1
                 delay = self.backoff.delay(min(failures, 8))
@@ -148,6 +225,17 @@ class Informer:
         self._thread.start()
         return self._thread
 
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
     def wait_synced(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        return self.synced.wait(max(0.0, deadline - time.monotonic()))
+        return self.synced.wait(max(0.0, timeout))
+
+
+def _shutdown(response: Any) -> None:
+    """Shut the response's socket so a read blocked in another thread returns at once."""
+    shutdown = getattr(response, "shutdown", None)
+    if shutdown is not None:
+        with contextlib.suppress(Exception):
+            shutdown()

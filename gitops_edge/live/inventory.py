@@ -82,6 +82,11 @@ def edge_node(
         return EdgeNode(name, labels, arch, "unknown", None, "no Ready condition and no Lease yet")
     if ready == "True" and (fresh or renew is None):
         return EdgeNode(name, labels, arch, "online", ready_since, "Ready and lease renewed")
+    if ready is None and fresh:
+        # CloudCore has not written a Ready condition yet, but EdgeCore's heartbeat is live
+        return EdgeNode(
+            name, labels, arch, "online", None, "lease renewed (no Ready condition yet)"
+        )
     if renew is not None and not fresh:
         return EdgeNode(
             name,

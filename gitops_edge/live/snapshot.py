@@ -8,13 +8,14 @@ informers without any list call (daemon use).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from gitops_edge.live import resources as r
-from gitops_edge.live.client import KubeClient, KubeError
+from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
 from gitops_edge.live.delivery import index_object_syncs
 from gitops_edge.live.informer import Informer
 from gitops_edge.live.inventory import (
@@ -54,14 +55,6 @@ def group_by_site(objs: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, An
     return out
 
 
-def _with_kind(items: list[dict[str, Any]], res: r.Resource) -> list[dict[str, Any]]:
-    """List items carry no apiVersion/kind on the wire; put them back."""
-    for obj in items:
-        obj.setdefault("apiVersion", res.api_version)
-        obj.setdefault("kind", res.kind)
-    return items
-
-
 def list_if_served(kube: KubeClient, res: r.Resource, **kw: Any) -> list[dict[str, Any]]:
     """List ``res``; a kind the cluster does not serve (CRD not installed, 404) is empty."""
     try:
@@ -81,26 +74,35 @@ def read_live(
     managed: Iterable[r.Resource] = r.MANAGED,
     with_syncs: bool = True,
 ) -> LiveState:
-    """One round of paginated lists (used by ``plan``, ``apply`` and ``status``)."""
+    """One round of paginated lists (used by ``plan``, ``apply`` and ``status``).
+
+    Kinds the cluster does not serve (Argo CD or eggo CRDs not installed) read as
+    empty; any other failure is a :class:`KubeError` for the caller to report.
+    """
     nodes, _ = kube.list(r.NODES, label_selector=EDGE_ROLE_LABEL)
     leases, _ = kube.list(r.LEASES, namespace=LEASE_NAMESPACE)
     objs: list[dict[str, Any]] = []
     for res in managed:
-        objs.extend(_with_kind(list_if_served(kube, res, label_selector=MANAGED_BY), res))
+        objs.extend(list_if_served(kube, res, label_selector=MANAGED_BY))
     syncs: dict[str, str] = {}
     if with_syncs:
         syncs = index_object_syncs(list_if_served(kube, r.OBJECTSYNCS))
     lease_by_node = {lease["metadata"]["name"]: lease for lease in leases}
+    at = now or now_utc()
     return LiveState(
-        observed_at=now or now_utc(),
-        nodes=build_inventory(nodes, lease_by_node, now=now or now_utc(), grace=grace),
+        observed_at=at,
+        nodes=build_inventory(nodes, lease_by_node, now=at, grace=grace),
         objects=group_by_site(objs),
         syncs=syncs,
     )
 
 
 class LiveCache:
-    """Informers over everything :func:`read_live` lists; ``state()`` costs no API call."""
+    """Informers over everything :func:`read_live` lists; ``state()`` costs no API call.
+
+    After the initial lists, the cache is kept current by watches alone: a daemon
+    asking for ``state()`` on every reconcile costs the API server nothing.
+    """
 
     def __init__(
         self,
@@ -110,25 +112,38 @@ class LiveCache:
         managed: Iterable[r.Resource] = r.MANAGED,
         on_node_event: Callable[[str, dict[str, Any]], None] | None = None,
         with_syncs: bool = True,
+        backoff: RetryPolicy | None = None,
+        watch_timeout: int = 300,
     ) -> None:
         self.grace = grace
-        self.nodes = Informer(kube, r.NODES, label_selector=EDGE_ROLE_LABEL, on_event=on_node_event)
-        self.leases = Informer(kube, r.LEASES, namespace=LEASE_NAMESPACE, on_event=on_node_event)
-        self.managed = [Informer(kube, res, label_selector=MANAGED_BY) for res in managed]
-        self.syncs = Informer(kube, r.OBJECTSYNCS) if with_syncs else None
+        opts: dict[str, Any] = {"backoff": backoff, "watch_timeout": watch_timeout}
+        self.nodes = Informer(
+            kube, r.NODES, label_selector=EDGE_ROLE_LABEL, on_event=on_node_event, **opts
+        )
+        self.leases = Informer(
+            kube, r.LEASES, namespace=LEASE_NAMESPACE, on_event=on_node_event, **opts
+        )
+        self.managed = [Informer(kube, res, label_selector=MANAGED_BY, **opts) for res in managed]
+        self.syncs = Informer(kube, r.OBJECTSYNCS, **opts) if with_syncs else None
         self._stop = threading.Event()
 
     @property
     def informers(self) -> list[Informer]:
-        extra = [self.syncs] if self.syncs else []
+        extra = [self.syncs] if self.syncs is not None else []
         return [self.nodes, self.leases, *self.managed, *extra]
 
     def start(self) -> None:
         for inf in self.informers:
             inf.start(self._stop)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop every informer: end their watch requests now rather than at timeout."""
         self._stop.set()
+        for inf in self.informers:
+            inf.interrupt()
+        deadline = time.monotonic() + timeout  # one budget for all: a list may be mid-flight
+        for inf in self.informers:
+            inf.join(max(0.0, deadline - time.monotonic()))
 
     def wait_synced(self, timeout: float = 60.0) -> bool:
         return all(inf.wait_synced(timeout) for inf in self.informers)
@@ -141,10 +156,10 @@ class LiveCache:
         leases = {lease["metadata"]["name"]: lease for lease in self.leases.items()}
         objs: list[dict[str, Any]] = []
         for inf in self.managed:
-            objs.extend(_with_kind(inf.items(), inf.res))
+            objs.extend(inf.items())
         return LiveState(
             observed_at=at,
             nodes=build_inventory(self.nodes.items(), leases, now=at, grace=self.grace),
             objects=group_by_site(objs),
-            syncs=index_object_syncs(self.syncs.items()) if self.syncs else {},
+            syncs=index_object_syncs(self.syncs.items()) if self.syncs is not None else {},
         )

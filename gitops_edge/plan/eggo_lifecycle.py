@@ -21,6 +21,7 @@ from gitops_edge.render.meta import COMPONENT as COMPONENT_LABEL
 from gitops_edge.render.meta import EGGO_CONFIG as EGGO_CONFIG_ANNOTATION
 from gitops_edge.render.meta import EGGO_OPERATION, SOURCE_REVISION, finish
 from gitops_edge.specs.eggo import DeployConfig, HostConfig
+from gitops_edge.specs.yamlsafe import load_document
 
 PREVIOUS_RUN = "gitops-edge.io/previous-run"
 HOST_LISTS = ("masters", "workers", "etcds")
@@ -45,7 +46,7 @@ class EggoRun:
         if not isinstance(text, str):
             return None
         try:
-            return DeployConfig.model_validate(yaml.safe_load(text))
+            return DeployConfig.model_validate(load_document(text))
         except (yaml.YAMLError, ValidationError):
             return None
 

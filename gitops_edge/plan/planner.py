@@ -94,7 +94,11 @@ def make_plan(
         current_wave=current,
         problems=tuple(str(p) for p in (*repo.problems, *result.repo_problems)),
     )
-    limit = repo.settings.spec.prune.maxDeletions
+    return guard_deletions(plan, repo.settings.spec.prune.maxDeletions)
+
+
+def guard_deletions(plan: Plan, limit: int) -> Plan:
+    """``plan`` refused whole when it would delete more than ``limit`` objects."""
     if plan.deletions() > limit:
         plan = replace(
             plan,

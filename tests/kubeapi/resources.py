@@ -98,6 +98,8 @@ DEFAULT_RESOURCES: tuple[ResourceType, ...] = (
     _core("Pod", "pods", status_subresource=True, short_names=("po",)),
     _core("Service", "services", status_subresource=True, short_names=("svc",)),
     _core("ServiceAccount", "serviceaccounts", short_names=("sa",)),
+    _core("PersistentVolumeClaim", "persistentvolumeclaims", status_subresource=True,
+          short_names=("pvc",)),
     _core("Event", "events", short_names=("ev",)),
     # batch / coordination
     _rt("batch", "v1", "Job", "jobs", status_subresource=True),
@@ -125,6 +127,8 @@ DEFAULT_RESOURCES: tuple[ResourceType, ...] = (
     _rt("apps", "v1", "Deployment", "deployments", status_subresource=True,
         short_names=("deploy",)),
     _rt("apps", "v1", "DaemonSet", "daemonsets", status_subresource=True, short_names=("ds",)),
+    _rt("apps", "v1", "StatefulSet", "statefulsets", status_subresource=True, short_names=("sts",)),
+    _rt("batch", "v1", "CronJob", "cronjobs", status_subresource=True, short_names=("cj",)),
     # RBAC (names such as "system:aggregate-to-view" are legal)
     _rt("rbac.authorization.k8s.io", "v1", "Role", "roles", name_rule=NAME_PATH_SEGMENT),
     _rt("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings",

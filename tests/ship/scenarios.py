@@ -132,6 +132,27 @@ spec:
           restartPolicy: OnFailure
           containers: [{name: prefetch, image: registry.example/prefetch:1.0}]
 ---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: cache}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: agent}
+spec:
+  podSelector: {matchLabels: {app: agent}}
+  policyTypes: [Ingress]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: agent}
+spec:
+  minAvailable: 1
+  selector: {matchLabels: {app: agent}}
+---
 apiVersion: argoproj.io/v1alpha1
 kind: AppProject
 metadata: {name: fleet}
@@ -170,12 +191,8 @@ class Observed:
 
 @contextlib.contextmanager
 def api_server() -> Iterator[KubeAPIServer]:
-    """The server the ``kube_api`` fixture yields, plus the two apps/batch kinds it lacks."""
+    """The server the ``kube_api`` fixture yields."""
     with KubeAPIServer(bookmark_interval=0.2) as api:
-        if api.registry.by_kind("apps/v1", "StatefulSet") is None:
-            api.registry.add("apps/v1", "StatefulSet", "statefulsets")
-        if api.registry.by_kind("batch/v1", "CronJob") is None:
-            api.registry.add("batch/v1", "CronJob", "cronjobs")
         yield api
 
 

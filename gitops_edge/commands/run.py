@@ -1,0 +1,273 @@
+"""``gitops-edge run``: the daemon — keep the fleet at the head of the ops repo's branch.
+
+``--repo`` is a remote URL (or a bare repo), cloned into ``--cache-dir``, or a local
+directory read in place. Every ``--poll-interval`` (and on every verified push
+webhook) the branch head is checked with one ``ls-remote``; a new commit re-renders
+only the sites it touches. Every ``--resync-interval`` all sites are reconciled,
+which repairs drift. With ``--emit kube`` an edge node coming back online releases
+the sites deferred because of it. With ``--leader-elect`` only the Lease holder
+reconciles. ``--once``: one full reconcile, then exit 0 (all good) or 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from gitops_edge.commands.common import print_json
+from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
+from gitops_edge.daemon.config import RunOptions
+from gitops_edge.daemon.runner import Runner
+from gitops_edge.daemon.source import SourceError
+from gitops_edge.emit.gitsink import GitSinkError
+from gitops_edge.live.client import KubeError
+from gitops_edge.observe.logging import configure_logging
+from gitops_edge.plan.report import to_json, to_text
+from gitops_edge.sinks import DEFAULT_DIR, SinkSpecError, cache_dir, is_kube
+
+SECRET_ENV = "GITOPS_EDGE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
+
+
+def _positive(kind: type[float] | type[int]) -> Any:
+    def parse(text: str) -> float | int:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - probes and webhooks
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "run",
+        help="the daemon: watch the repo and the fleet, reconcile on every event",
+        description=__doc__,
+    )
+    src = p.add_argument_group("source")
+    src.add_argument(
+        "--repo",
+        required=True,
+        metavar="URL|PATH",
+        help="ops repo: remote URL, bare repo, or local directory",
+    )
+    src.add_argument("--branch", default="main", help="branch to follow (default: main)")
+    src.add_argument(
+        "--path", default=".", metavar="DIR", help="ops tree inside the repo (default: the root)"
+    )
+    src.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where clones live (default: $XDG_CACHE_HOME/gitops-edge)",
+    )
+    src.add_argument(
+        "--on-force-push",
+        choices=("refuse", "follow"),
+        default="refuse",
+        help="a rewritten branch: keep serving the last good commit (refuse, default) or take it (follow)",
+    )
+    p.add_argument(
+        "--emit",
+        default=f"dir:{DEFAULT_DIR}",
+        metavar="SINK",
+        help="dir:PATH | kube | git:REPO#BRANCH (default: dir:rendered)",
+    )
+    p.add_argument(
+        "--force-conflicts", action="store_true", help="kube: take fields other managers own"
+    )
+    loop = p.add_argument_group("reconcile loop")
+    loop.add_argument(
+        "--poll-interval",
+        type=_positive(float),
+        default=60.0,
+        metavar="SECONDS",
+        help="check the branch head this often (default: 60)",
+    )
+    loop.add_argument(
+        "--resync-interval",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="reconcile every site this often, repairing drift; 0: never (default: 600)",
+    )
+    loop.add_argument(
+        "--workers",
+        type=_positive(int),
+        default=2,
+        metavar="N",
+        help="batches reconciled at once (default: 2)",
+    )
+    loop.add_argument(
+        "--once", action="store_true", help="one full reconcile, then exit 0 (all good) or 1"
+    )
+    loop.add_argument(
+        "--output", "-o", choices=("text", "json"), default="text", help="--once report format"
+    )
+    http = p.add_argument_group("HTTP (probes, /metrics, /webhook)")
+    http.add_argument(
+        "--listen",
+        type=_listen,
+        default=("0.0.0.0", 8080),  # noqa: S104 - a pod serves probes and webhooks
+        metavar="HOST:PORT",
+        help="default: 0.0.0.0:8080",
+    )
+    http.add_argument(
+        "--webhook-secret-file",
+        type=Path,
+        metavar="FILE",
+        help=f"enables POST /webhook (or set {SECRET_ENV})",
+    )
+    lead = p.add_argument_group("leader election")
+    lead.add_argument(
+        "--leader-elect", action="store_true", help="only the holder of a Lease reconciles"
+    )
+    lead.add_argument(
+        "--lease-namespace",
+        default=os.environ.get("POD_NAMESPACE") or "default",
+        metavar="NS",
+        help="namespace of the Lease (default: $POD_NAMESPACE, else default)",
+    )
+    lead.add_argument(
+        "--lease-name", default="gitops-edge", metavar="NAME", help="default: gitops-edge"
+    )
+    lead.add_argument(
+        "--lease-duration",
+        type=_positive(float),
+        default=15.0,
+        metavar="SECONDS",
+        help="a dead leader is replaced after this (default: 15)",
+    )
+    lead.add_argument(
+        "--identity",
+        default=os.environ.get("POD_NAME") or "",
+        help="this replica's name in the Lease (default: $POD_NAME, else host-pid)",
+    )
+    logs = p.add_argument_group("logging")
+    logs.add_argument("--log-format", choices=("json", "text"), default="json")
+    logs.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default=None,
+        help="default: info (warning with --once)",
+    )
+    add_kube_args(p)
+    p.set_defaults(func=run)
+
+
+def _secret(args: argparse.Namespace) -> bytes:
+    if args.webhook_secret_file is not None:
+        try:
+            secret: bytes = args.webhook_secret_file.read_bytes().strip()
+        except OSError as exc:
+            raise SinkSpecError(
+                f"--webhook-secret-file {args.webhook_secret_file}: {exc.strerror}"
+            ) from None
+        if not secret:
+            raise SinkSpecError(f"--webhook-secret-file {args.webhook_secret_file} is empty")
+        return secret
+    return os.environ.get(SECRET_ENV, "").strip().encode()
+
+
+def options(args: argparse.Namespace) -> RunOptions:
+    """The command line as :class:`RunOptions` (SinkSpecError on a bad combination)."""
+    host, port = args.listen
+    return RunOptions(
+        repo=args.repo,
+        branch=args.branch,
+        path=args.path,
+        emit=args.emit,
+        cache_dir=args.cache_dir or cache_dir(),
+        poll_interval=args.poll_interval,
+        resync_interval=max(0.0, args.resync_interval),
+        workers=args.workers,
+        host=host,
+        port=port,
+        webhook_secret=b"" if args.once else _secret(args),
+        on_force_push=args.on_force_push,
+        leader_elect=args.leader_elect and not args.once,
+        lease_namespace=args.lease_namespace,
+        lease_name=args.lease_name,
+        lease_duration=args.lease_duration,
+        renew_period=max(0.2, args.lease_duration / 3),
+        identity=args.identity,
+        force_conflicts=args.force_conflicts,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(
+        json=args.log_format == "json", level=args.log_level or ("warning" if args.once else "info")
+    )
+    try:
+        opts = options(args)
+        needs_kube = is_kube(opts.emit) or opts.leader_elect
+        runner = Runner(opts, kube=kube_from_args(args) if needs_kube else None)
+    except (SinkSpecError, SourceError, KubeError, GitSinkError) as exc:
+        print(f"gitops-edge: {exc}", file=sys.stderr)
+        return 2
+    if args.once:
+        return _once(runner, args.output)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        runner.stop_from_signal()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        return runner.run()
+    except OSError as exc:  # the listen port is taken, typically
+        print(f"gitops-edge: {exc}", file=sys.stderr)
+        return 1
+
+
+def _once(runner: Runner, output: str) -> int:
+    try:
+        failed = runner.once()
+    except SourceError as exc:
+        print(f"gitops-edge: {exc}", file=sys.stderr)
+        return 1
+    last = runner.controller.last
+    if last is None:
+        record = runner.controller.records[-1] if runner.controller.records else None
+        print(f"gitops-edge: {record.error if record else 'reconcile failed'}", file=sys.stderr)
+        return 1
+    plan, result = last
+    if output == "json":
+        report = to_json(plan)
+        report["emit"] = {
+            "sink": result.sink,
+            "written": result.written,
+            "deleted": result.deleted,
+            "errors": result.errors(),
+            "note": result.note,
+        }
+        print_json(report)
+    else:
+        sys.stdout.write(to_text(plan, diffs=False))
+        for err in result.errors():
+            print(f"error: {err}", file=sys.stderr)
+        print(
+            f"{result.sink}: {result.written} object(s) written, {result.deleted} deleted"
+            + (f"; {result.note}" if result.note else "")
+        )
+    if plan.refused:
+        print(plan.refused, file=sys.stderr)
+    if runner.source.blocked is not None:
+        print(f"gitops-edge: {runner.source.blocked.describe()}", file=sys.stderr)
+    invalid = [s for s in plan.sites if s.gate == "invalid"]
+    ok = not failed and not invalid and not plan.problems and runner.source.blocked is None
+    return 0 if ok else 1

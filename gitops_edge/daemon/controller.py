@@ -1,0 +1,275 @@
+"""One reconcile of a batch of queued sites, and the per-site memory between reconciles.
+
+The same pure core as ``gitops-edge apply`` (load, plan, emit); what the daemon adds
+is *which* sites and *when*:
+
+* a batch of site keys plans only those sites (``ALL``: every site, removals too);
+* a site whose edge node is offline is deferred, not failed: it is remembered with
+  its placement, and a node or lease event that brings a matching node online queues
+  it again at once, instead of waiting for the next resync;
+* the last reconciled commit moves only after a reconcile succeeded with nothing else
+  pending, so the next diff starts from work that really reached the sink (a crash
+  re-does work, never skips it);
+* nothing raised by a reconcile kills a worker: it becomes a failure of the batch,
+  which the queue retries with backoff.
+
+Per-site state (gate, reason, last successful sync) feeds metrics and logs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+import structlog
+
+from gitops_edge.daemon.affected import affected_sites
+from gitops_edge.daemon.deferred import DeferredSites
+from gitops_edge.daemon.queue import ALL, WorkQueue
+from gitops_edge.daemon.sitestate import SiteStates, SiteStatus
+from gitops_edge.daemon.source import ForcePush, Source, SourceError, Update
+from gitops_edge.emit.gitsink import GitSinkError
+from gitops_edge.emit.result import EmitResult
+from gitops_edge.live.client import KubeError
+from gitops_edge.live.snapshot import LiveCache, LiveState
+from gitops_edge.observe.metrics import Metrics
+from gitops_edge.plan.model import Plan
+from gitops_edge.plan.planner import make_plan
+from gitops_edge.render.context import placement
+from gitops_edge.specs.repo import RepoSpec, SiteCache, load_repo
+
+log = structlog.get_logger()
+
+
+class NotLeader(Exception):
+    """Leadership ended between planning and emitting."""
+
+
+EXPECTED = (SourceError, KubeError, GitSinkError, OSError, NotLeader)
+"""Failures of the world (git, API, disk), logged without a traceback."""
+
+
+class LiveSink(Protocol):
+    """A sink that also reads back what it holds (every sink in :mod:`gitops_edge.sinks`)."""
+
+    def describe(self) -> str: ...
+
+    def emit(self, plan: Plan) -> EmitResult: ...
+
+    def read_live(self, *, now: datetime | None = None) -> LiveState: ...
+
+
+@dataclass(frozen=True)
+class Record:
+    """What one reconcile did: for logs, and for tests that check a commit's cost."""
+
+    revision: str
+    batch: tuple[str, ...]
+    planned: tuple[str, ...] = ()
+    emitted: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    deferred: tuple[str, ...] = ()
+    error: str = ""
+    seconds: float = 0.0
+
+
+class Controller:
+    """Reconciles batches of site keys from ``queue`` into ``sink``; thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        source: Source,
+        sink: LiveSink,
+        queue: WorkQueue,
+        metrics: Metrics,
+        live_cache: LiveCache | None = None,
+        exclusive_sink: bool = True,
+        sync_timeout: float = 60.0,
+        may_write: Callable[[], bool] | None = None,
+    ) -> None:
+        self.source = source
+        self.sink = sink
+        self.queue = queue
+        self.metrics = metrics
+        self.live_cache = live_cache
+        self.exclusive_sink = exclusive_sink
+        """File sinks (dir, git) hold one work tree: reads and writes of it never overlap."""
+        self.sync_timeout = sync_timeout
+        self.may_write = may_write
+        """Checked just before emitting: a replica that lost its Lease must not write."""
+        self.site_cache = SiteCache()
+        self.states = SiteStates(metrics)
+        self.records: deque[Record] = deque(maxlen=256)
+        self.deferred = DeferredSites()
+        self.last: tuple[Plan, EmitResult] | None = None
+        self._loaded: tuple[str, RepoSpec] | None = None
+        self._sink_lock = threading.Lock()
+
+    # -- reconcile -------------------------------------------------------------------
+
+    def reconcile(self, batch: Collection[str]) -> set[str]:
+        """Plan and emit ``batch``; returns the keys to retry (sites, or ALL)."""
+        started = time.monotonic()
+        keys = tuple(sorted(batch))
+        sites = None if ALL in keys else keys
+        revision = ""
+        try:
+            repo, revision = self._load()
+            plan = make_plan(repo, self._live(), revision=revision, sites=sites)
+            if self.may_write is not None and not self.may_write():
+                raise NotLeader("not the leader any more: nothing emitted")
+            if self.exclusive_sink:
+                with self._sink_lock:
+                    result = self.sink.emit(plan)
+            else:
+                result = self.sink.emit(plan)
+        except EXPECTED as exc:
+            error = str(exc) or type(exc).__name__
+            log.error("reconcile failed", revision=revision, batch=list(keys), error=error)
+            self._finish(Record(revision, keys, failed=keys, error=error), started, ok=False)
+            return set(keys)
+        except Exception as exc:  # a worker must survive any reconcile; the bug is logged
+            error = f"internal error: {exc!r}"
+            log.exception("reconcile crashed", revision=revision, batch=list(keys))
+            self._finish(Record(revision, keys, failed=keys, error=error), started, ok=False)
+            return set(keys)
+        failed = self._account(repo, plan, result, keys)
+        if plan.refused:
+            log.error("plan refused", revision=revision, reason=plan.refused)
+            failed = set(keys)
+        self.last = (plan, result)
+        record = Record(
+            revision,
+            keys,
+            planned=tuple(s.site for s in plan.sites),
+            emitted=tuple(s for s, r in sorted(result.sites.items()) if r.written or r.deleted),
+            failed=tuple(sorted(failed)),
+            deferred=tuple(s.site for s in plan.sites if s.gate == "deferred"),
+            error=plan.refused,
+        )
+        self._finish(record, started, ok=not failed)
+        if not failed and self.queue.idle(besides=keys):
+            self.source.mark_reconciled(revision)
+        return failed
+
+    def _load(self) -> tuple[RepoSpec, str]:
+        """The repo at the served commit; an immutable checkout is loaded once per commit."""
+        with self.source.reading() as (root, revision):
+            loaded = self._loaded
+            if self.source.immutable and loaded is not None and loaded[0] == revision:
+                return loaded[1], revision
+            if not root.is_dir():
+                raise SourceError(f"the ops tree {root.name!r} is missing at {revision[:12]}")
+            repo = load_repo(root, cache=self.site_cache)
+        keep = {id(s) for s in repo.sites}
+        self.site_cache.entries = {
+            k: v for k, v in self.site_cache.entries.items() if id(v) in keep
+        }
+        if self.source.immutable:
+            self._loaded = (revision, repo)
+        return repo, revision
+
+    def _live(self) -> LiveState:
+        if self.live_cache is not None:
+            if not self.live_cache.wait_synced(self.sync_timeout):
+                raise SourceError("the cluster's live state is not synced yet (informers)")
+            return self.live_cache.state()
+        if self.exclusive_sink:
+            with self._sink_lock:
+                return self.sink.read_live()
+        return self.sink.read_live()
+
+    def _account(
+        self, repo: RepoSpec, plan: Plan, result: EmitResult, keys: tuple[str, ...]
+    ) -> set[str]:
+        """Per-site state, deferred sites, metrics; returns the sites that failed."""
+        self.states.record(plan, result, full=ALL in keys)
+        newly_deferred: list[str] = []
+        for sp in plan.sites:
+            site = repo.site(sp.site)
+            if sp.gate == "deferred" and site is not None and site.spec is not None:
+                if self.deferred.defer(sp.site, placement(site)):
+                    newly_deferred.append(sp.site)
+            else:
+                self.deferred.release(sp.site)
+        if newly_deferred and self.live_cache is not None:
+            # a node may have come back between the plan's snapshot and now
+            self._release(self.deferred.ready(self.live_cache, sites=newly_deferred))
+        return {s for s, r in result.sites.items() if r.errors}
+
+    def _finish(self, record: Record, started: float, *, ok: bool) -> None:
+        seconds = time.monotonic() - started
+        record = replace(record, seconds=round(seconds, 4))
+        self.records.append(record)
+        self.metrics.reconcile_seconds.labels(result="ok" if ok else "error").observe(seconds)
+        self.metrics.queue_depth.set(self.queue.depth())
+        log.info(
+            "reconciled" if ok else "reconcile incomplete",
+            revision=record.revision,
+            batch=list(record.batch),
+            planned=len(record.planned),
+            emitted=list(record.emitted),
+            failed=list(record.failed),
+            seconds=record.seconds,
+        )
+
+    # -- events ----------------------------------------------------------------------
+
+    def on_update(self, update: Update | ForcePush | None) -> None:
+        """A poll's outcome: queue the sites a new commit touches (ALL when unknown)."""
+        if isinstance(update, ForcePush):
+            log.warning("force-push refused", detail=update.describe(), revision=update.served)
+            return
+        if update is None:
+            return
+        keys = {ALL} if update.changes is None else set(affected_sites(update.changes))
+        log.info(
+            "new commit",
+            revision=update.revision,
+            previous=update.previous,
+            forced=update.forced,
+            paths=None if update.changes is None else len(update.changes),
+            sites=sorted(keys),
+        )
+        if keys:
+            self.queue.add_many(keys)
+        elif self.queue.idle():
+            self.source.mark_reconciled(update.revision)
+
+    def on_paths(self, paths: Iterable[str]) -> None:
+        """Files changed in a local tree (the file watcher): queue the sites they belong to."""
+        paths = set(paths)
+        keys = frozenset({ALL}) if ALL in paths else affected_sites(paths)
+        if keys:
+            log.info("files changed", sites=sorted(keys))
+            self.queue.add_many(keys)
+
+    def on_node_event(self, kind: str, obj: dict[str, Any]) -> None:
+        """A Node or node Lease changed: queue the deferred sites its node now serves.
+
+        Runs on the informer thread for every heartbeat: returns at once when nothing
+        is deferred, and otherwise classifies the one node the event is about.
+        """
+        if not self.deferred or self.live_cache is None or kind == "DELETED":
+            return
+        name = "" if kind == "SYNC" else str((obj.get("metadata") or {}).get("name") or "")
+        if kind != "SYNC" and not name:
+            return
+        self._release(self.deferred.ready(self.live_cache, node=name or None), node=name)
+
+    def _release(self, sites: list[str], *, node: str = "") -> None:
+        if sites:
+            log.info("edge node back online", node=node, sites=sites)
+            self.queue.add_many(sites)
+
+    # -- looking ---------------------------------------------------------------------
+
+    def status(self, site: str) -> SiteStatus | None:
+        """The site's gate, reason and last successful sync, as of its last reconcile."""
+        return self.states.get(site)

@@ -1,0 +1,339 @@
+"""Where the daemon's ops tree comes from: a remote branch, cloned and checked out here.
+
+A quiet poll must cost one ``ls-remote`` (ARCHITECTURE.md: 10 000 sites on 2 cores),
+so the remote head is compared with the commit being served before anything else
+happens: no fetch, no render, no API write. Only a new head is fetched, checked out
+(detached, forced, cleaned) into the work tree the loader reads, and diffed against
+the last *reconciled* commit, so sites whose earlier reconcile failed are looked at
+again rather than forgotten.
+
+A branch whose new head does not descend from the served commit was force-pushed:
+history an operator reviewed was rewritten. With ``--on-force-push refuse`` (the
+default) the daemon reports it once and keeps serving the last good commit until an
+operator restarts it with ``follow`` or the branch comes back to a descendant.
+
+The remote is untrusted and unreliable: every git call goes through
+:func:`gitsafe.git_call` (no hooks, no fsmonitor, no ``ext::``, no prompts) with a
+timeout, a failure keeps the last good checkout, counts, and backs off (1 s doubling
+to 5 min) so a dead remote is not hammered; the next good poll recovers by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal, Protocol, TypeVar
+
+import git
+
+from gitops_edge.daemon.affected import Change, parse_name_status, strip_prefix
+from gitops_edge.daemon.queue import Backoff
+from gitops_edge.source.gitsafe import check_url, git_call
+
+ForcePushPolicy = Literal["refuse", "follow"]
+SHA = re.compile(r"^[0-9a-f]{40}$")
+_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
+T = TypeVar("T")
+
+
+class SourceError(Exception):
+    """The ops repo cannot be read right now; the message says what git said."""
+
+
+@dataclass(frozen=True)
+class Update:
+    """A new commit is checked out; ``changes`` None means every path may have changed."""
+
+    revision: str
+    previous: str | None
+    changes: tuple[Change, ...] | None
+    forced: bool = False
+
+
+@dataclass(frozen=True)
+class ForcePush:
+    """A head that does not descend from the served commit, refused."""
+
+    served: str
+    head: str
+    branch: str
+
+    def describe(self) -> str:
+        return (
+            f"branch {self.branch} was force-pushed: {self.head[:12]} does not descend from "
+            f"{self.served[:12]}; still serving {self.served[:12]} (restart with "
+            "--on-force-push follow to take the new history, or push a descendant)"
+        )
+
+
+def redact(text: str) -> str:
+    """Hide ``user:token@`` in URLs before a message reaches a log."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
+def check_subpath(path: str) -> str:
+    """The ops tree path inside the repo, normalised; absolute or ``..`` paths are refused."""
+    p = PurePosixPath(path or ".")
+    if p.is_absolute() or ".." in p.parts:
+        raise SourceError(f"--path {path!r} must be a relative path inside the repository")
+    return p.as_posix()
+
+
+class GitSource:
+    """A branch of a remote (or bare local) repository, cloned into ``cache_dir``."""
+
+    immutable = True
+    """The tree only changes when :meth:`poll` checks out a new commit."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        branch: str = "main",
+        path: str = ".",
+        cache_dir: Path,
+        on_force_push: ForcePushPolicy = "refuse",
+        timeout: float = 120.0,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        problem = check_url(url)
+        if problem:
+            raise SourceError(problem)
+        if not branch or branch.startswith("-") or any(c in branch for c in " ~^:?*[\\"):
+            raise SourceError(f"--branch {branch!r} is not a valid branch name")
+        self.url, self.branch, self.path = url, branch, check_subpath(path)
+        key = hashlib.sha256(f"{url}#{branch}".encode()).hexdigest()[:16]
+        self.workdir = cache_dir / "repos" / key
+        self.on_force_push: ForcePushPolicy = on_force_push
+        self.timeout = timeout
+        self.backoff = backoff or Backoff(base=1.0, cap=300.0)
+        self._clock = clock
+        self.served: str | None = None
+        self.reconciled: str | None = None
+        self.blocked: ForcePush | None = None
+        self.git_calls = 0
+        self.errors = 0
+        self.failures = 0
+        self.last_error = ""
+        self._retry_at = 0.0
+        self._repo: git.Repo | None = None
+        self._poll_lock = threading.Lock()
+        self._tree_lock = threading.Lock()
+
+    # -- what the loader reads ---------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        return self.workdir / self.path
+
+    def describe(self) -> str:
+        return f"{redact(self.url)}#{self.branch}" + ("" if self.path == "." else f":{self.path}")
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[tuple[Path, str]]:
+        """(ops tree, commit) held still while the caller reads it."""
+        with self._tree_lock:
+            if self.served is None:
+                raise SourceError(
+                    f"{self.describe()}: nothing checked out yet ({self.last_error or 'no poll yet'})"
+                )
+            yield self.root, self.served
+
+    def mark_reconciled(self, revision: str) -> None:
+        """Every change up to ``revision`` reached the sink: the next diff starts here."""
+        if SHA.match(revision):
+            self.reconciled = revision
+
+    @property
+    def backing_off(self) -> bool:
+        return self._clock() < self._retry_at
+
+    # -- polling -------------------------------------------------------------------
+
+    def prepare(self) -> Update | ForcePush | None:
+        """Open (or clone) the cache and serve what it holds, then poll once."""
+        with self._poll_lock:
+            self._guard(self._open)
+        return self.poll(force=True)
+
+    def poll(self, *, force: bool = False) -> Update | ForcePush | None:
+        """One poll: a new commit checked out, a refused force-push, or None (nothing new).
+
+        Raises :class:`SourceError` (after counting it and scheduling the backoff);
+        while backing off, returns None without touching the remote unless ``force``.
+        """
+        with self._poll_lock:
+            if self.backing_off and not force:
+                return None
+            return self._guard(self._poll)
+
+    def _guard(self, fn: Callable[[], T]) -> T:
+        try:
+            result = fn()
+        except SourceError as exc:
+            self.errors += 1
+            self.failures += 1
+            self.last_error = str(exc)
+            self._retry_at = self._clock() + self.backoff.delay(self.failures)
+            raise
+        self.failures = 0
+        self.last_error = ""
+        self._retry_at = 0.0
+        return result
+
+    def remote_head(self) -> str:
+        """The branch's commit on the remote: one ``ls-remote`` round trip."""
+        out = self._git("ls_remote", "--", self.url, f"refs/heads/{self.branch}", repo=False)
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref == f"refs/heads/{self.branch}":
+                if not SHA.match(sha):
+                    raise SourceError(f"{self.describe()}: remote answered garbage: {line[:80]!r}")
+                return sha
+        raise SourceError(f"{self.describe()}: branch {self.branch!r} not found on the remote")
+
+    def _poll(self) -> Update | ForcePush | None:
+        head = self.remote_head()
+        if head == self.served:
+            self.blocked = None
+            return None
+        if self.blocked is not None and head == self.blocked.head:
+            return None  # already reported; keep serving the last good commit
+        self._open()
+        remote_ref = f"refs/remotes/origin/{self.branch}"
+        self._git("fetch", "--no-tags", "origin", f"+refs/heads/{self.branch}:{remote_ref}")
+        new = self._git("rev_parse", "--verify", "--quiet", f"{remote_ref}^{{commit}}").strip()
+        if not SHA.match(new):
+            raise SourceError(f"{self.describe()}: fetched ref is not a commit: {new[:80]!r}")
+        if new == self.served:
+            return None
+        forced = self.served is not None and not self._is_ancestor(self.served, new)
+        if forced and self.on_force_push == "refuse":
+            assert self.served is not None
+            self.blocked = ForcePush(self.served, new, self.branch)
+            return self.blocked
+        changes = self._diff(self.reconciled, new)
+        with self._tree_lock:
+            self._git("checkout", "-q", "--detach", "--force", new)
+            self._git("clean", "-ffdxq")
+            previous, self.served = self.served, new
+        self.blocked = None
+        return Update(new, previous, changes, forced)
+
+    # -- git -------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        """The cached clone (``--no-checkout`` at first); a broken cache is cloned again."""
+        if self._repo is not None:
+            return
+        if (self.workdir / ".git").is_dir():
+            try:
+                self._repo = git.Repo(self.workdir)
+                head = self._git("rev_parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+                self.served = head.strip() if SHA.match(head.strip()) else None
+                if self.served is not None:  # a crash may have left a half-done checkout
+                    with self._tree_lock:
+                        self._git("checkout", "-q", "--detach", "--force", self.served)
+                        self._git("clean", "-ffdxq")
+                return
+            except (git.GitError, SourceError, ValueError, OSError):
+                self._repo = None
+                shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.workdir.with_name(self.workdir.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self._git(
+            "clone",
+            "--quiet",
+            "--no-checkout",
+            "--no-tags",
+            "--single-branch",
+            "--branch",
+            self.branch,
+            "--",
+            self.url,
+            str(tmp),
+            repo=False,
+        )
+        tmp.rename(self.workdir)
+        self._repo = git.Repo(self.workdir)
+        self.served = None
+
+    def _is_ancestor(self, old: str, new: str) -> bool:
+        try:
+            self._git("merge_base", "--is-ancestor", old, new, raw=True)
+        except git.GitCommandError as exc:
+            if exc.status == 1:
+                return False
+            raise SourceError(f"{self.describe()}: git merge-base: {_stderr(exc)}") from None
+        return True
+
+    def _diff(self, old: str | None, new: str) -> tuple[Change, ...] | None:
+        """Changed paths below ``--path`` since ``old``; None (everything) when unknown."""
+        if old is None:
+            return None
+        try:
+            out = self._git(
+                "diff", "--name-status", "-M", "-z", "--no-ext-diff", old, new, "--", self.path
+            )
+        except SourceError:
+            return None
+        return tuple(strip_prefix(parse_name_status(out), self.path))
+
+    def _git(
+        self, command: str, *args: str, repo: bool = True, raw: bool = False, check: bool = True
+    ) -> str:
+        self.git_calls += 1
+        try:
+            return git_call(
+                self._repo if repo else None, command, *args, kill_after_timeout=self.timeout
+            )
+        except git.GitCommandError as exc:
+            if raw:
+                raise
+            if not check:
+                return ""
+            verb = command.replace("_", "-")
+            raise SourceError(f"{self.describe()}: git {verb}: {_stderr(exc)}") from None
+        except (git.GitError, OSError) as exc:
+            raise SourceError(f"{self.describe()}: git {command}: {redact(str(exc))}") from None
+
+
+def _stderr(exc: git.GitCommandError) -> str:
+    text = str(exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
+    return redact(text.splitlines()[-1] if text else f"exit status {exc.status}")
+
+
+class Source(Protocol):
+    """What the controller and triggers need from a source (:class:`GitSource`, ``LocalSource``)."""
+
+    immutable: bool
+    served: str | None
+    blocked: ForcePush | None
+    git_calls: int
+    errors: int
+    last_error: str
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def backing_off(self) -> bool: ...
+
+    def describe(self) -> str: ...
+
+    def reading(self) -> contextlib.AbstractContextManager[tuple[Path, str]]: ...
+
+    def mark_reconciled(self, revision: str) -> None: ...
+
+    def prepare(self) -> Update | ForcePush | None: ...
+
+    def poll(self, *, force: bool = False) -> Update | ForcePush | None: ...
