@@ -36,6 +36,7 @@ from gitops_edge.daemon.source import ForcePush, Source, SourceError, Update
 from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.client import KubeError
+from gitops_edge.live.progress import app_status, job_outcome
 from gitops_edge.live.snapshot import LiveCache, LiveState
 from gitops_edge.observe.metrics import Metrics
 from gitops_edge.plan.model import Plan
@@ -262,6 +263,27 @@ class Controller:
         if kind != "SYNC" and not name:
             return
         self._release(self.deferred.ready(self.live_cache, node=name or None), node=name)
+
+    def on_progress(self, kind: str, obj: dict[str, Any]) -> None:
+        """An eggo Job finished or an Application's health settled: a wave may advance now.
+
+        Without this, sites waiting for an earlier wave would move only at the next full
+        resync. Runs on the informer thread: cheap unless something is waiting.
+        """
+        if kind != "MODIFIED":
+            return
+        if obj.get("kind") == "Job":
+            if job_outcome(obj) not in ("succeeded", "failed"):
+                return
+        elif obj.get("kind") == "Application":
+            if app_status(obj)[1] not in ("Healthy", "Degraded"):
+                return
+        else:
+            return
+        waiting = self.states.with_gate("waiting")
+        if waiting:
+            log.info("run finished; re-planning waiting sites", sites=waiting)
+            self.queue.add_many(waiting)
 
     def _release(self, sites: list[str], *, node: str = "") -> None:
         if sites:

@@ -216,7 +216,11 @@ class Runner:
             self.queue = WorkQueue(backoff=opts.retry)
             self.controller.queue = self.queue
         if isinstance(self.sink, KubeLive):
-            self._live = LiveCache(self.sink.kube, on_node_event=self.controller.on_node_event)
+            self._live = LiveCache(
+                self.sink.kube,
+                on_node_event=self.controller.on_node_event,
+                on_progress=self.controller.on_progress,
+            )
             self._live.start()
             self.controller.live_cache = self._live
         self.poller = Poller(

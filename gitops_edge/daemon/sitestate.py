@@ -49,6 +49,11 @@ class SiteStates:
             status = self._by_site.get(site)
             return None if status is None else replace(status)
 
+    def with_gate(self, gate: str) -> list[str]:
+        """Sites whose last plan left them at ``gate`` (e.g. ``waiting`` for a wave)."""
+        with self._lock:
+            return sorted(site for site, st in self._by_site.items() if st.gate == gate)
+
     def record(self, plan: Plan, result: EmitResult, *, full: bool) -> None:
         """Fold one plan and what the sink did with it into the table and the metrics."""
         now = time.time()

@@ -111,6 +111,7 @@ class LiveCache:
         grace: timedelta = DEFAULT_GRACE,
         managed: Iterable[r.Resource] = r.MANAGED,
         on_node_event: Callable[[str, dict[str, Any]], None] | None = None,
+        on_progress: Callable[[str, dict[str, Any]], None] | None = None,
         with_syncs: bool = True,
         backoff: RetryPolicy | None = None,
         watch_timeout: int = 300,
@@ -123,7 +124,17 @@ class LiveCache:
         self.leases = Informer(
             kube, r.LEASES, namespace=LEASE_NAMESPACE, on_event=on_node_event, **opts
         )
-        self.managed = [Informer(kube, res, label_selector=MANAGED_BY, **opts) for res in managed]
+        # Jobs and Applications report run progress, which rollout waves wait on.
+        self.managed = [
+            Informer(
+                kube,
+                res,
+                label_selector=MANAGED_BY,
+                on_event=on_progress if res in (r.JOBS, r.APPLICATIONS) else None,
+                **opts,
+            )
+            for res in managed
+        ]
         self.syncs = Informer(kube, r.OBJECTSYNCS, **opts) if with_syncs else None
         self._stop = threading.Event()
 

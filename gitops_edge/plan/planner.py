@@ -85,9 +85,13 @@ def make_plan(
         gone = set(live.objects) - known
         for site_id in sorted(gone if wanted is None else gone & wanted):
             plans.append(_plan_removed(site_id, live.site_objects(site_id), feedback))
-    plans, current = gate_waves(
-        plans, max_failures=repo.settings.spec.rollout.maxFailures, feedback=feedback
+    context: list[SitePlan] = []
+    if wanted is not None and feedback:
+        context = [_observed(s, live) for s in repo.sites if s.id not in wanted]
+    gated, current = gate_waves(
+        plans + context, max_failures=repo.settings.spec.rollout.maxFailures, feedback=feedback
     )
+    plans = gated[: len(plans)]
     plan = Plan(
         revision,
         tuple(plans),
@@ -105,6 +109,32 @@ def guard_deletions(plan: Plan, limit: int) -> Plan:
             refused=f"refused: this run would delete {plan.deletions()} objects, more than prune.maxDeletions={limit} in gitops-edge.yaml; raise the limit for this change or split it",
         )
     return plan
+
+
+def _observed(site: Site, live: LiveState) -> SitePlan:
+    """A site outside an incremental run, as waves see it: from live state, not rendered.
+
+    Waves must see the whole fleet even when one commit plans one site; what the other
+    sites would change is unknown here, so only their observed progress counts.
+    """
+    if site.spec is None:
+        return SitePlan(site.id, 0, "invalid")
+    spec = site.spec.spec
+    if spec.suspend:
+        return SitePlan(site.id, spec.rollout.wave, "suspended")
+    gate, _reason, _nodes = edge_gate(site, live)
+    objs = live.site_objects(site.id)
+    runs = lifecycle.eggo_runs(objs, assume_success=False)
+    latest = runs[-1] if runs else None
+    eggo_failed = latest is not None and latest.outcome == "failed"
+    eggo_ok = spec.eggo is None or (latest is not None and latest.outcome == "succeeded")
+    health = [app_status(o) for o in objs if o.get("kind") == "Application"]
+    apps_failed = any(h == "Degraded" for _s, h in health)
+    apps_ok = len(health) >= len(spec.applications) and all(
+        s == "Synced" and h == "Healthy" for s, h in health
+    )
+    done = bool(objs) and eggo_ok and apps_ok and not apps_failed
+    return SitePlan(site.id, spec.rollout.wave, gate, done=done, failed=eggo_failed or apps_failed)
 
 
 def _is_history(obj: dict[str, Any]) -> bool:

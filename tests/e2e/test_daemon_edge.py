@@ -69,3 +69,53 @@ def test_node_back_online_releases_its_deferred_site(
         assert status is not None and status.gate == "ready" and status.last_sync is not None
         # nothing else was reconciled for it: no poll, no resync
         assert all(r.batch in {(ALL,), ("hebei",)} for r in d.records)
+
+
+def test_finished_run_advances_the_next_wave_without_waiting_for_a_resync(
+    kube_api: KubeAPIServer, kube_api_kubeconfig: Path, tmp_path: Path
+) -> None:
+    remote = OpsRemote(tmp_path, sites=())
+    remote.write_site("beijing", rollout={"wave": 0})
+    remote.write_site("hebei", rollout={"wave": 1})
+    remote.commit("two waves", push=True)
+    now = datetime.now(UTC)
+    kube_api.store.seed(
+        [
+            node("bj-edge-01", site="beijing"),
+            lease("bj-edge-01", now + timedelta(hours=1)),
+            node("hb-edge-01", site="hebei"),
+            lease("hb-edge-01", now + timedelta(hours=1)),
+        ]
+    )
+    kube = connect(kubeconfig=kube_api_kubeconfig, retry=RetryPolicy(attempts=3, base=0.05))
+    with InProcess(daemon_options(remote.url, tmp_path, emit="kube"), kube=kube) as d:
+        first = d.wait_record(lambda r: r.batch == (ALL,))
+        assert first.emitted == ("beijing",)
+        status = d.runner.controller.status("hebei")
+        assert status is not None and status.gate == "waiting"
+        n = len(d.records)
+        # the Job controller and Argo CD report: wave 0 is done
+        for job in kube_api.store.list("batch/v1", "Job", "edge-beijing"):
+            kube_api.store.touch(
+                "batch/v1",
+                "Job",
+                job["metadata"]["name"],
+                "edge-beijing",
+                patch={
+                    "status": {
+                        "succeeded": 1,
+                        "conditions": [{"type": "Complete", "status": "True"}],
+                    }
+                },
+            )
+        for app in kube_api.store.list("argoproj.io/v1alpha1", "Application", "edge-beijing"):
+            kube_api.store.touch(
+                "argoproj.io/v1alpha1",
+                "Application",
+                app["metadata"]["name"],
+                "edge-beijing",
+                patch={"status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}},
+            )
+        rec = d.wait_record(lambda r: "hebei" in r.emitted, after=n, timeout=20)
+        assert "hebei" in rec.batch
+        wait_for(lambda: "hebei" in site_namespaces(kube_api), what="wave 1 applied")

@@ -283,3 +283,24 @@ def test_waves_halt_after_too_many_failures(
     plan = plan_for(tmp_path, kube)
     assert site(plan, "hn").gate == "waiting"
     assert "halted" in site(plan, "hn").reason
+
+
+def test_incremental_plan_sees_the_whole_fleets_waves(
+    tmp_path: Path, kube: KubeClient, kube_api: KubeAPIServer
+) -> None:
+    write_site(tmp_path, "gd", province("gd", rollout={"wave": 0}))
+    write_site(
+        tmp_path, "hn", province("hn", eggo=eggo_spec("hn-paas", net=40), rollout={"wave": 1})
+    )
+    add_edge_node(kube_api, "gd-edge-01", "gd")
+    add_edge_node(kube_api, "hn-edge-01", "hn")
+    repo = load_repo(tmp_path)
+    # a commit touching only hn: it still waits for gd's wave
+    plan = make_plan(repo, read_live(kube), revision="r", sites={"hn"})
+    assert [s.site for s in plan.sites] == ["hn"]
+    assert plan.sites[0].gate == "waiting"
+    apply(tmp_path, kube)
+    finish_jobs(kube_api, "edge-gd")
+    heal_apps(kube_api, "edge-gd")
+    plan = make_plan(repo, read_live(kube), revision="r", sites={"hn"})
+    assert plan.sites[0].gate == "ready"
