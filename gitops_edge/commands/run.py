@@ -105,6 +105,14 @@ def add_parser(sub: Any) -> None:
         help="reconcile every site this often, repairing drift; 0: never (default: 600)",
     )
     loop.add_argument(
+        "--edge-settle",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="an edge node back online must stay online this long before its deferred sites "
+        "go out, so a flapping link does not thrash (default: 30)",
+    )
+    loop.add_argument(
         "--workers",
         type=_positive(int),
         default=2,
@@ -205,6 +213,7 @@ def options(args: argparse.Namespace) -> RunOptions:
         renew_period=max(0.2, args.lease_duration / 3),
         identity=args.identity,
         force_conflicts=args.force_conflicts,
+        edge_settle=max(0.0, args.edge_settle),
     )
 
 

@@ -53,6 +53,8 @@ class RunOptions:
     force_conflicts: bool = False
     retry: Backoff = field(default_factory=Backoff)
     debounce: float = 0.5
+    edge_settle: float = 0.0
+    """Seconds an edge node must stay online before its deferred sites are released."""
 
 
 def open_source(opts: RunOptions) -> Source:

@@ -93,6 +93,7 @@ class Controller:
         exclusive_sink: bool = True,
         sync_timeout: float = 60.0,
         may_write: Callable[[], bool] | None = None,
+        edge_settle: float = 0.0,
     ) -> None:
         self.source = source
         self.sink = sink
@@ -107,7 +108,7 @@ class Controller:
         self.site_cache = SiteCache()
         self.states = SiteStates(metrics)
         self.records: deque[Record] = deque(maxlen=256)
-        self.deferred = DeferredSites()
+        self.deferred = DeferredSites(settle=edge_settle)
         self.last: tuple[Plan, EmitResult] | None = None
         self._loaded: tuple[str, RepoSpec] | None = None
         self._sink_lock = threading.Lock()

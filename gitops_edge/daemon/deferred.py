@@ -6,11 +6,17 @@ as soon as EdgeCore is back, the informer sees it, and the site goes out at once
 Node and Lease events arrive for every heartbeat of every node (10 000 nodes: many
 per second), so the common case, nothing deferred or a node nobody waits for, must
 cost next to nothing: one node is classified, and only when someone waits at all.
+
+Hysteresis: a node must be seen online for ``settle`` seconds in a row before the
+sites waiting on it are released, so an edge link that flaps every few seconds does
+not turn every heartbeat into a reconcile. Work is still delivered once: a released
+site's plan is idempotent, and a site with nothing pending writes nothing.
 """
 
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 
 from gitops_edge.live.inventory import LEASE_NAMESPACE, EdgeNode, edge_node, nodes_for_site, now_utc
 from gitops_edge.live.snapshot import LiveCache
@@ -20,9 +26,12 @@ from gitops_edge.render.context import Placement
 class DeferredSites:
     """Deferred site ids with the placement (node selector or name) they wait on; thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, settle: float = 0.0) -> None:
         self._where: dict[str, Placement] = {}
         self._lock = threading.Lock()
+        self.settle = timedelta(seconds=settle)
+        self._online_since: dict[str, datetime] = {}
+        """When each node a deferred site waits on was first seen online, this time round."""
 
     def defer(self, site: str, where: Placement) -> bool:
         """Remember ``site`` as waiting on ``where``; True when it was not waiting before."""
@@ -46,16 +55,21 @@ class DeferredSites:
         return site in self._where
 
     def ready(
-        self, cache: LiveCache, *, node: str | None = None, sites: list[str] | None = None
+        self,
+        cache: LiveCache,
+        *,
+        node: str | None = None,
+        sites: list[str] | None = None,
+        now: datetime | None = None,
     ) -> list[str]:
-        """Waiting sites (all, or ``sites``) that an online edge node now matches.
+        """Waiting sites (all, or ``sites``) that an online, settled edge node now matches.
 
         With ``node``, only that node is looked at (the one an event was about).
         """
         if not self._where:
             return []
         names = [node] if node else [str(n["metadata"]["name"]) for n in cache.nodes.items()]
-        now = now_utc()
+        now = now or now_utc()
         online: dict[str, EdgeNode] = {}
         for name in names:
             obj = cache.nodes.get("", name)
@@ -64,7 +78,11 @@ class DeferredSites:
             state = edge_node(
                 obj, cache.leases.get(LEASE_NAMESPACE, name), now=now, grace=cache.grace
             )
-            if state.state == "online":
+            if state.state != "online":
+                self._online_since.pop(name, None)
+                continue
+            first = self._online_since.setdefault(name, now)
+            if now - first >= self.settle:
                 online[name] = state
         if not online:
             return []

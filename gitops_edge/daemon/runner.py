@@ -72,6 +72,7 @@ class Runner:
             metrics=self.metrics,
             exclusive_sink=exclusive,
             may_write=self._may_write,
+            edge_settle=opts.edge_settle,
         )
         self.http: DaemonHTTP | None = None
         self.elector: LeaderElector | None = None
