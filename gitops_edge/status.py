@@ -24,7 +24,7 @@ from typing import Any, Literal, get_args
 from gitops_edge.live.delivery import delivery_of
 from gitops_edge.live.inventory import EdgeNode, format_time, nodes_for_site
 from gitops_edge.live.progress import app_status, job_failure, job_outcome
-from gitops_edge.live.snapshot import SITE_LABEL, LiveState
+from gitops_edge.live.state import SITE_LABEL, LiveState
 from gitops_edge.specs.repo import RepoSpec
 from gitops_edge.specs.sites import Site
 

@@ -1,4 +1,4 @@
-"""LiveState: one consistent value of what the central API says about the fleet.
+"""Building a LiveState (:mod:`gitops_edge.live.state`) from the central API.
 
 The planner and ``status`` take a LiveState, never a client: ``read_live`` builds one
 with a round of paginated lists (CLI use), and :class:`LiveCache` builds one from
@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,37 +21,10 @@ from gitops_edge.live.inventory import (
     DEFAULT_GRACE,
     EDGE_ROLE_LABEL,
     LEASE_NAMESPACE,
-    EdgeNode,
     build_inventory,
     now_utc,
 )
-
-MANAGED_BY = "app.kubernetes.io/managed-by=gitops-edge"
-SITE_LABEL = "gitops-edge.io/site"
-
-
-@dataclass(frozen=True)
-class LiveState:
-    """What the cluster holds: edge nodes, gitops-edge's objects per site, ObjectSync acks."""
-
-    observed_at: datetime
-    nodes: dict[str, EdgeNode] = field(default_factory=dict)
-    objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    syncs: dict[str, str] = field(default_factory=dict)
-    has_nodes: bool = True
-    """False when the source cannot see nodes (a directory sink): no edge gates apply."""
-
-    def site_objects(self, site_id: str) -> list[dict[str, Any]]:
-        return self.objects.get(site_id, [])
-
-
-def group_by_site(objs: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for obj in objs:
-        site = ((obj.get("metadata") or {}).get("labels") or {}).get(SITE_LABEL)
-        if site:
-            out.setdefault(site, []).append(obj)
-    return out
+from gitops_edge.live.state import MANAGED_BY, SITE_LABEL, LiveState, group_by_site
 
 
 def list_if_served(kube: KubeClient, res: r.Resource, **kw: Any) -> list[dict[str, Any]]:
@@ -174,3 +146,14 @@ class LiveCache:
             objects=group_by_site(objs),
             syncs=index_object_syncs(self.syncs.items()) if self.syncs is not None else {},
         )
+
+
+__all__ = [
+    "MANAGED_BY",
+    "SITE_LABEL",
+    "LiveCache",
+    "LiveState",
+    "group_by_site",
+    "list_if_served",
+    "read_live",
+]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_edge.live.inventory import EdgeNode, format_time, nodes_for_site
-from gitops_edge.live.snapshot import LiveState
+from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import Gate
 from gitops_edge.render.meta import SITE as SITE_LABEL
 from gitops_edge.specs.sites import Site

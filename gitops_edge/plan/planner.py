@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gitops_edge.live.progress import app_status
-from gitops_edge.live.snapshot import LiveState
+from gitops_edge.live.state import LiveState
 from gitops_edge.plan import eggo_lifecycle as lifecycle
 from gitops_edge.plan.diff import drift, spec_hash
 from gitops_edge.plan.gates import edge_gate

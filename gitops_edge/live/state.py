@@ -1,0 +1,42 @@
+"""LiveState: one consistent value of what the central API says about the fleet.
+
+A plain value, importable by the pure core (the planner, ``status``) without pulling in
+the client: :mod:`gitops_edge.live.snapshot` builds it from the API, the file sinks
+from their last render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gitops_edge.live.inventory import EdgeNode
+
+MANAGED_BY = "app.kubernetes.io/managed-by=gitops-edge"
+SITE_LABEL = "gitops-edge.io/site"
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What the cluster holds: edge nodes, gitops-edge's objects per site, ObjectSync acks."""
+
+    observed_at: datetime
+    nodes: dict[str, EdgeNode] = field(default_factory=dict)
+    objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    syncs: dict[str, str] = field(default_factory=dict)
+    has_nodes: bool = True
+    """False when the source cannot see nodes (a directory sink): no edge gates apply."""
+
+    def site_objects(self, site_id: str) -> list[dict[str, Any]]:
+        return self.objects.get(site_id, [])
+
+
+def group_by_site(objs: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for obj in objs:
+        site = ((obj.get("metadata") or {}).get("labels") or {}).get(SITE_LABEL)
+        if site:
+            out.setdefault(site, []).append(obj)
+    return out
