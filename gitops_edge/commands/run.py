@@ -80,6 +80,13 @@ def add_parser(sub: Any) -> None:
         default="refuse",
         help="a rewritten branch: keep serving the last good commit (refuse, default) or take it (follow)",
     )
+    src.add_argument(
+        "--verify-commits",
+        type=Path,
+        metavar="KEYRING",
+        help="only reconcile commits signed by a key in KEYRING (a directory of GPG public "
+        "keys *.asc/*.gpg and/or an SSH allowed_signers file); others are refused and reported",
+    )
     p.add_argument(
         "--emit",
         default=f"dir:{DEFAULT_DIR}",
@@ -214,6 +221,7 @@ def options(args: argparse.Namespace) -> RunOptions:
         identity=args.identity,
         force_conflicts=args.force_conflicts,
         edge_settle=max(0.0, args.edge_settle),
+        verify_commits=args.verify_commits,
     )
 
 

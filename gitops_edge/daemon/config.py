@@ -53,6 +53,8 @@ class RunOptions:
     force_conflicts: bool = False
     retry: Backoff = field(default_factory=Backoff)
     debounce: float = 0.5
+    verify_commits: Path | None = None
+    """Keyring of allowed signing keys: an unsigned or wrongly signed head is not reconciled."""
     edge_settle: float = 0.0
     """Seconds an edge node must stay online before its deferred sites are released."""
 
@@ -67,8 +69,13 @@ def open_source(opts: RunOptions) -> Source:
             repo.close()
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             bare = False
-        if not bare:
+        if not bare and opts.verify_commits is None:
             return LocalSource(local, path=opts.path)
+        if not bare and not (local / ".git").exists():
+            raise SourceError(
+                f"--verify-commits needs a git repository; {opts.repo} is a plain directory"
+            )
+        # verified runs read committed history only: a work tree is cloned like a remote
         url = str(local.resolve())
     elif opts.repo.startswith(("/", "./", "../", "~")):
         raise SourceError(f"--repo {opts.repo}: no such directory")
@@ -80,6 +87,7 @@ def open_source(opts: RunOptions) -> Source:
         path=opts.path,
         cache_dir=opts.cache_dir,
         on_force_push=opts.on_force_push,
+        verify_keyring=opts.verify_commits,
     )
 
 

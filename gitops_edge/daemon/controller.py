@@ -226,7 +226,7 @@ class Controller:
     def on_update(self, update: Update | ForcePush | None) -> None:
         """A poll's outcome: queue the sites a new commit touches (ALL when unknown)."""
         if isinstance(update, ForcePush):
-            log.warning("force-push refused", detail=update.describe(), revision=update.served)
+            log.warning("commit refused", detail=update.describe(), revision=update.served)
             return
         if update is None:
             return

@@ -28,7 +28,7 @@ from gitops_edge.daemon.http import DaemonHTTP
 from gitops_edge.daemon.leader import LeaderElector
 from gitops_edge.daemon.localtree import LocalSource
 from gitops_edge.daemon.queue import ALL, WorkQueue
-from gitops_edge.daemon.source import SourceError
+from gitops_edge.daemon.source import ForcePush, SourceError
 from gitops_edge.daemon.triggers import (
     Poller,
     Schedule,
@@ -93,7 +93,11 @@ class Runner:
 
     def once(self) -> set[str]:
         """One full reconcile into the sink; the keys that failed (empty: all good)."""
-        self.source.prepare()
+        update = self.source.prepare()
+        if isinstance(update, ForcePush):
+            log.warning("commit refused", detail=update.describe(), revision=update.served)
+            if update.served == "":
+                return {ALL}  # nothing verified to serve: reconcile nothing, delete nothing
         return self.controller.reconcile([ALL])
 
     # -- the daemon ----------------------------------------------------------------

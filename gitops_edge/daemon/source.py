@@ -36,6 +36,7 @@ import git
 from gitops_edge.daemon.affected import Change, parse_name_status, strip_prefix
 from gitops_edge.daemon.queue import Backoff
 from gitops_edge.source.gitsafe import check_url, git_call
+from gitops_edge.source.verify import verify_commit
 
 ForcePushPolicy = Literal["refuse", "follow"]
 SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -73,6 +74,20 @@ class ForcePush:
         )
 
 
+@dataclass(frozen=True)
+class Unverified(ForcePush):
+    """A head whose signature is not from an allowed key (``--verify-commits``), refused."""
+
+    reason: str = ""
+
+    def describe(self) -> str:
+        serving = f"still serving {self.served[:12]}" if self.served else "nothing is served yet"
+        return (
+            f"commit {self.head[:12]} on {self.branch} is refused: {self.reason}; {serving} "
+            "(sign it with a key in the --verify-commits keyring)"
+        )
+
+
 def redact(text: str) -> str:
     """Hide ``user:token@`` in URLs before a message reaches a log."""
     return _CREDENTIALS.sub(r"\1***@", text)
@@ -100,6 +115,7 @@ class GitSource:
         path: str = ".",
         cache_dir: Path,
         on_force_push: ForcePushPolicy = "refuse",
+        verify_keyring: Path | None = None,
         timeout: float = 120.0,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -113,6 +129,7 @@ class GitSource:
         key = hashlib.sha256(f"{url}#{branch}".encode()).hexdigest()[:16]
         self.workdir = cache_dir / "repos" / key
         self.on_force_push: ForcePushPolicy = on_force_push
+        self.verify_keyring = verify_keyring
         self.timeout = timeout
         self.backoff = backoff or Backoff(base=1.0, cap=300.0)
         self._clock = clock
@@ -215,6 +232,11 @@ class GitSource:
             raise SourceError(f"{self.describe()}: fetched ref is not a commit: {new[:80]!r}")
         if new == self.served:
             return None
+        if self.verify_keyring is not None:
+            verdict = verify_commit(self.workdir, new, self.verify_keyring)
+            if not verdict.ok:
+                self.blocked = Unverified(self.served or "", new, self.branch, verdict.reason)
+                return self.blocked
         forced = self.served is not None and not self._is_ancestor(self.served, new)
         if forced and self.on_force_push == "refuse":
             assert self.served is not None
@@ -224,6 +246,7 @@ class GitSource:
         with self._tree_lock:
             self._git("checkout", "-q", "--detach", "--force", new)
             self._git("clean", "-ffdxq")
+            self._marker.write_text(new + "\n")
             previous, self.served = self.served, new
         self.blocked = None
         return Update(new, previous, changes, forced)
@@ -237,8 +260,7 @@ class GitSource:
         if (self.workdir / ".git").is_dir():
             try:
                 self._repo = git.Repo(self.workdir)
-                head = self._git("rev_parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
-                self.served = head.strip() if SHA.match(head.strip()) else None
+                self.served = self._served_marker()
                 if self.served is not None:  # a crash may have left a half-done checkout
                     with self._tree_lock:
                         self._git("checkout", "-q", "--detach", "--force", self.served)
@@ -266,6 +288,26 @@ class GitSource:
         tmp.rename(self.workdir)
         self._repo = git.Repo(self.workdir)
         self.served = None
+
+    @property
+    def _marker(self) -> Path:
+        return self.workdir / ".git" / "gitops-edge-served"
+
+    def _served_marker(self) -> str | None:
+        """The commit this cache last served: recorded after a checkout, never the clone's HEAD.
+
+        A clone's HEAD is the remote tip, which was never checked (force-push, signature);
+        only a commit that passed those checks and was checked out is served again after
+        a restart.
+        """
+        try:
+            sha = self._marker.read_text().strip()
+        except OSError:
+            return None
+        if not SHA.match(sha):
+            return None
+        found = self._git("rev_parse", "--verify", "--quiet", f"{sha}^{{commit}}", check=False)
+        return sha if found.strip() == sha else None
 
     def _is_ancestor(self, old: str, new: str) -> bool:
         try:
