@@ -3,6 +3,9 @@
 ``--emit dir:PATH`` (default ``dir:rendered``, no cluster needed), ``--emit kube``
 (server-side apply, field manager gitops-edge) or ``--emit git:REPO#BRANCH``.
 Exit 0 when everything planned was emitted, 1 on any error, invalid site or refusal.
+With a directory sink the run is staged chunk by chunk (``--jobs`` worker processes for
+a large repo) and swapped in only once the whole plan passed its guards
+(:mod:`gitops_edge.reconcile`).
 """
 
 from __future__ import annotations
@@ -15,11 +18,10 @@ from gitops_edge.commands.common import add_repo_arg, print_json, repo_root_or_e
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.live.client import KubeError
-from gitops_edge.plan.planner import make_plan
 from gitops_edge.plan.report import to_json, to_text
+from gitops_edge.reconcile import reconcile
 from gitops_edge.sinks import DEFAULT_DIR, KubeLive, SinkSpecError, is_kube, open_file_sink
 from gitops_edge.source.revision import describe_revision
-from gitops_edge.specs.repo import load_repo
 
 
 def add_parser(sub: Any) -> None:
@@ -43,6 +45,13 @@ def add_parser(sub: Any) -> None:
         metavar="ID",
         help="reconcile only this site (repeatable)",
     )
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="worker processes for a large run (default: one per CPU above 200 sites; 1: none)",
+    )
     p.add_argument("--output", "-o", choices=("text", "json"), default="text")
     add_kube_args(p)
     p.set_defaults(func=run)
@@ -58,13 +67,13 @@ def run(args: argparse.Namespace) -> int:
             if is_kube(args.emit)
             else open_file_sink(args.emit)
         )
-        repo = load_repo(root)
-        live = sink.read_live()
-        plan = make_plan(repo, live, revision=describe_revision(root), sites=args.site)
-        result = sink.emit(plan)
+        summary, result = reconcile(
+            root, sink, revision=describe_revision(root), sites=args.site, jobs=args.jobs
+        )
     except (KubeError, GitSinkError, SinkSpecError) as exc:
         print(f"gitops-edge: {exc}", file=sys.stderr)
         return 1
+    plan = summary.plan
     invalid = [s for s in plan.sites if s.gate == "invalid"]
     if args.output == "json":
         report = to_json(plan)
@@ -87,3 +96,10 @@ def run(args: argparse.Namespace) -> int:
     if plan.refused:
         print(plan.refused, file=sys.stderr)
     return 0 if result.ok and not invalid and not plan.problems else 1
+
+
+def _jobs(value: str) -> int:
+    jobs = int(value)
+    if jobs < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return jobs

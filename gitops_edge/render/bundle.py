@@ -9,7 +9,6 @@ own labels, annotations, node selector keys and tolerations are kept.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from gitops_edge.render import meta
@@ -54,7 +53,7 @@ def bundle_objects(site: Site, ctx: RenderContext) -> list[tuple[BundleDoc, dict
 
 def stamp(body: dict[str, Any], site_id: str, namespace: str, where: Placement) -> dict[str, Any]:
     """A stamped deep copy of one bundle document (the loaded bundle is never changed)."""
-    src = copy.deepcopy(body)
+    src = _copy(body)
     old = src.get("metadata") or {}
     labels = {**(old.get("labels") or {}), **meta.site_labels(site_id, "edge-bundle")}
     rest_meta = {k: v for k, v in old.items() if k not in ("name", "labels", "annotations")}
@@ -70,6 +69,15 @@ def stamp(body: dict[str, Any], site_id: str, namespace: str, where: Placement) 
             if isinstance(subject, dict) and subject.get("kind") == "ServiceAccount":
                 subject.setdefault("namespace", namespace)
     return obj
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of plain data (what a bundle document is), without deepcopy's bookkeeping."""
+    if type(value) is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_copy(v) for v in value]
+    return value
 
 
 def _dig(obj: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:

@@ -16,10 +16,10 @@ config that ``join``/``delete``/``cleanup`` read, the cluster CA, admin.conf; eg
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
-
-import yaml
 
 from gitops_edge.problems import Problem
 from gitops_edge.render import meta
@@ -31,6 +31,7 @@ from gitops_edge.render.context import (
     site_namespace,
     spec_of,
 )
+from gitops_edge.render.output import emit_yaml
 from gitops_edge.specs.eggo import DeployConfig, HostConfig
 from gitops_edge.specs.sites import Site
 
@@ -44,7 +45,6 @@ STATE_HOST_DIR = "/var/lib/gitops-edge/eggo"
 PRIVATE_KEY_PATH = f"{SSH_DIR}/{SSH_KEY}"
 RESERVED_CLUSTER_IDS = frozenset({"ssh", "config"})
 """Names under /etc/eggo taken by the mounts above; a cluster with one would be shadowed."""
-_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 @dataclass(frozen=True)
@@ -69,10 +69,30 @@ def deploy_config(conf: DeployConfig) -> DeployConfig:
 
 def dump_eggo(conf: DeployConfig) -> str:
     """eggo's own format: its keys, its field order, only what differs from Go zero values."""
-    data = conf.model_dump(by_alias=True, exclude_defaults=True, mode="json")
-    text: str = yaml.dump(
-        data, Dumper=_DUMPER, sort_keys=False, default_flow_style=False, allow_unicode=True
-    )
+    return emit_yaml(conf.model_dump(by_alias=True, exclude_defaults=True, mode="json"))
+
+
+_DEPLOY_TEXT: OrderedDict[int, tuple[DeployConfig, str]] = OrderedDict()
+_DEPLOY_TEXT_MAX = 1024
+_DEPLOY_TEXT_LOCK = threading.Lock()
+
+
+def deploy_yaml(eggo: DeployConfig) -> str:
+    """``dump_eggo(deploy_config(eggo))``, computed once per config object.
+
+    The planner renders a site's eggo run again right after the renderer did (to pick
+    the operation); the configs are frozen models, so the text of the same object is
+    the same text. The memo holds the last 1 024 configs (more than a chunk of sites).
+    """
+    with _DEPLOY_TEXT_LOCK:
+        hit = _DEPLOY_TEXT.get(id(eggo))
+    if hit is not None and hit[0] is eggo:
+        return hit[1]
+    text = dump_eggo(deploy_config(eggo))
+    with _DEPLOY_TEXT_LOCK:
+        _DEPLOY_TEXT[id(eggo)] = (eggo, text)
+        if len(_DEPLOY_TEXT) > _DEPLOY_TEXT_MAX:
+            _DEPLOY_TEXT.popitem(last=False)
     return text
 
 
@@ -120,7 +140,7 @@ def eggo_run_objects(site: Site, ctx: RenderContext, op: EggoOperation) -> list[
         )
     if op.kind == "join" and not op.hosts:
         raise ValueError("join needs the added hosts")
-    data = {"deploy.yaml": dump_eggo(conf)}
+    data = {"deploy.yaml": deploy_yaml(spec.eggo)}
     if op.kind == "join":
         data["join.yaml"] = dump_eggo(join_config(conf, op.hosts))
     command = eggo_command(op, cluster_id)

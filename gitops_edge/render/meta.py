@@ -36,10 +36,13 @@ COMPONENTS = (
 _NOT_CONTENT = (SOURCE_REVISION, SPEC_HASH)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+"""``json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)``, built once."""
+
+
 def digest(value: Any) -> str:
     """sha256 hex of canonical JSON (sorted keys, compact): stable across runs and hosts."""
-    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(value).encode()).hexdigest()
 
 
 def label_value(value: str) -> str:
@@ -101,7 +104,13 @@ def finish(obj: dict[str, Any], revision: str) -> dict[str, Any]:
         k: v for k, v in (meta.get("annotations") or {}).items() if k not in _NOT_CONTENT
     }
     meta["annotations"] = annotations
-    value = spec_hash(obj)
+    # What spec_hash(obj) computes, without copying the object twice: the digest is of
+    # sorted keys, so only an empty annotations mapping has to be left out.
+    if annotations:
+        value = digest(obj)[:16]
+    else:
+        bare = {k: v for k, v in meta.items() if k != "annotations"}
+        value = digest({**obj, "metadata": bare})[:16]
     annotations[SOURCE_REVISION] = revision
     annotations[SPEC_HASH] = value
     return obj

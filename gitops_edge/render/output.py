@@ -9,10 +9,16 @@ directory, a git branch) writes the same bytes; :func:`write_site` is the direct
 File names start with a 3-digit index in apply order so ``kubectl apply -f`` on the
 directory creates the namespace first; ``kustomization.yaml`` lists the same files
 for ``kubectl apply -k``.
+
+The YAML is written by :func:`emit_yaml`, a small emitter for plain data that is an
+order of magnitude faster than PyYAML's representer (10 000 sites are 100 MB of
+YAML); strings are plain only when YAML 1.1 and 1.2 both read them as strings,
+otherwise JSON-quoted (``"yes"``, ``"3.2"``, ``"1e5"``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -22,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from gitops_edge.specs.yamlsafe import SafeLoader
+from gitops_edge.specs.yamlsafe import load_document
 
 KUSTOMIZATION = "kustomization.yaml"
 _OBJECT_FILE = re.compile(r"^\d{3,}-[a-z0-9]+-[a-z0-9.-]+\.yaml$")
@@ -31,7 +37,7 @@ _Base: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class _Dumper(_Base):  # type: ignore[misc,valid-type]
-    """Safe dumper (C when available) that writes multi-line strings as ``|`` blocks."""
+    """PyYAML's safe dumper, for the rare document :func:`emit_yaml` does not handle."""
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -42,8 +48,236 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def dump_yaml(obj: Any) -> bytes:
-    """One YAML document, byte-identical for equal input."""
+# --- the emitter ---------------------------------------------------------------------
+#
+# Rendered objects are plain data (dict, list, str, int, float, bool, None), so a small
+# emitter does what PyYAML's representer + emitter do at a fraction of the cost: block
+# style, keys in insertion order, sequences at their key's column (as kubectl and PyYAML
+# write them), multi-line strings as literal blocks. A string is written plain only when
+# it reads back as the same string under YAML 1.1 (PyYAML, go-yaml v2, which kubectl
+# and eggo use) *and* YAML 1.2 (go-yaml v3); anything else is written as a JSON string,
+# which both read the same way.
+
+_PLAIN = re.compile(r"(?:[A-Za-z0-9_/]|--?[A-Za-z])[A-Za-z0-9_./:@+=~ -]*\Z")
+"""Characters that are never a YAML indicator where they appear (plus the checks below)."""
+
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+_YAML11_EXTRA = frozenset({"y", "Y", "n", "N"})
+"""YAML 1.1 booleans that PyYAML reads as strings but go-yaml v2 (kubectl, eggo) does not."""
+_YAML12 = re.compile(
+    r"""(?:null|Null|NULL|~|true|True|TRUE|false|False|FALSE
+    |[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+
+    |[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z""",
+    re.VERBOSE,
+)
+"""Plain scalars the YAML 1.2 core schema reads as something other than a string."""
+
+_ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+"""Characters JSON leaves raw that YAML refuses or reads as a line break."""
+
+_NOT_BLOCK = re.compile(
+    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]| \n"
+)
+"""What a literal block cannot carry as written: tabs, CRs, odd line breaks, trailing spaces."""
+
+_MAX_KEY = 1000
+"""Longer keys need YAML's explicit ``?`` form; such documents go to PyYAML instead."""
+
+_SCALARS: dict[str, str] = {}
+"""Formatted strings: names, labels and keys repeat in every object of every site."""
+_SCALARS_MAX = 200_000
+
+
+class _Unsupported(Exception):
+    """A value the emitter does not write (not plain data, or an over-long key)."""
+
+
+def _plain_ok(value: str) -> bool:
+    return (
+        _PLAIN.match(value) is not None
+        and not value.endswith((" ", ":"))
+        and ": " not in value
+        and value not in _YAML11_EXTRA
+        and _YAML12.match(value) is None
+        and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG  # type: ignore[no-untyped-call]
+    )
+
+
+def _quoted(value: str) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    if _ESCAPE.search(text):
+        text = _ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text
+
+
+def _string(value: str) -> str:
+    text = _SCALARS.get(value)
+    if text is None:
+        text = value if _plain_ok(value) else _quoted(value)
+        if len(_SCALARS) >= _SCALARS_MAX:
+            _SCALARS.clear()
+        _SCALARS[value] = text
+    return text
+
+
+def _scalar(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return _string(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "null"
+    if kind is float:
+        return _float(value)
+    raise _Unsupported(kind.__name__)
+
+
+def _float(value: float) -> str:
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    if "e" in text:
+        mantissa, _, exponent = text.partition("e")
+        if "." not in mantissa:  # YAML 1.1 needs the dot to read it as a float
+            text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+def _literal(value: str) -> bool:
+    """A multi-line string a literal block (``|`` or ``|-``) carries exactly."""
+    return (
+        "\n" in value
+        and not value.startswith((" ", "\n"))
+        and not value.endswith(("\n\n", " "))
+        and _NOT_BLOCK.search(value) is None
+    )
+
+
+def _block(value: str, pad: str) -> list[str]:
+    """Header indicator and content lines of a literal block at indentation ``pad``."""
+    body = value[:-1] if value.endswith("\n") else value
+    lines = [pad + line if line else "" for line in body.split("\n")]
+    return ["|" if value.endswith("\n") else "|-", *lines]
+
+
+_KEYS: dict[str, str] = {}
+"""``key`` -> ``"key:"`` as written, for the keys every object repeats."""
+
+
+def _key(key: Any) -> str:
+    text = _scalar(key)
+    if len(text) > _MAX_KEY:
+        raise _Unsupported("key too long")
+    text += ":"
+    if type(key) is str:
+        if len(_KEYS) >= _SCALARS_MAX:
+            _KEYS.clear()
+        _KEYS[key] = text
+    return text
+
+
+def _emit_mapping(value: dict[Any, Any], indent: int, out: list[str]) -> None:
+    pad = " " * indent
+    keys, scalars, append = _KEYS, _SCALARS, out.append
+    for key, item in value.items():
+        head = keys.get(key) if type(key) is str else None
+        if head is None:
+            head = _key(key)
+        kind = type(item)
+        if kind is str:
+            text = scalars.get(item)
+            if text is None:
+                if "\n" in item and _literal(item):
+                    indicator, *lines = _block(item, pad + "  ")
+                    append(f"{pad}{head} {indicator}")
+                    out.extend(lines)
+                    continue
+                text = _string(item)
+            append(f"{pad}{head} {text}")
+        elif kind is dict:
+            if item:
+                append(pad + head)
+                _emit_mapping(item, indent + 2, out)
+            else:
+                append(f"{pad}{head} {{}}")
+        elif kind is list:
+            if item:
+                append(pad + head)
+                _emit_sequence(item, indent, out)  # "- " at the key's column
+            else:
+                append(f"{pad}{head} []")
+        elif kind is bool:
+            append(f"{pad}{head} true" if item else f"{pad}{head} false")
+        elif kind is int:
+            append(f"{pad}{head} {item}")
+        else:
+            append(f"{pad}{head} {_scalar(item)}")
+
+
+def _emit_sequence(value: list[Any], indent: int, out: list[str]) -> None:
+    pad = " " * indent
+    scalars, append = _SCALARS, out.append
+    for item in value:
+        kind = type(item)
+        if kind is str:
+            text = scalars.get(item)
+            if text is None:
+                if "\n" in item and _literal(item):
+                    indicator, *lines = _block(item, pad + "  ")
+                    append(f"{pad}- {indicator}")
+                    out.extend(lines)
+                    continue
+                text = _string(item)
+            append(f"{pad}- {text}")
+        elif kind is dict or kind is list:
+            if item:
+                start = len(out)
+                if kind is dict:
+                    _emit_mapping(item, indent + 2, out)
+                else:
+                    _emit_sequence(item, indent + 2, out)
+                out[start] = f"{pad}- {out[start][indent + 2 :]}"
+            else:
+                append(f"{pad}- {{}}" if kind is dict else f"{pad}- []")
+        else:
+            append(f"{pad}- {_scalar(item)}")
+
+
+def emit_yaml(obj: Any) -> str:
+    """One block-style YAML document for plain data; equal input gives equal text.
+
+    ``yaml.safe_load(emit_yaml(x)) == x`` for every dict/list/str/int/float/bool/None
+    value (NaN aside). Anything else (a date, bytes, a key over 1000 characters) is
+    written by PyYAML's safe dumper instead, as before.
+    """
+    out: list[str] = []
+    try:
+        kind = type(obj)
+        if kind is dict and obj:
+            _emit_mapping(obj, 0, out)
+        elif kind is list and obj:
+            _emit_sequence(obj, 0, out)
+        elif kind is dict:
+            out.append("{}")
+        elif kind is list:
+            out.append("[]")
+        elif kind is str and "\n" in obj and _literal(obj):
+            out.extend(_block(obj, "  "))
+        else:
+            out.append(_scalar(obj))
+    except (_Unsupported, RecursionError):
+        return _pyyaml(obj)
+    return "\n".join(out) + "\n"
+
+
+def _pyyaml(obj: Any) -> str:
     text: str = yaml.dump(
         obj,
         Dumper=_Dumper,
@@ -52,7 +286,12 @@ def dump_yaml(obj: Any) -> bytes:
         allow_unicode=True,
         width=1 << 30,
     )
-    return text.encode("utf-8")
+    return text
+
+
+def dump_yaml(obj: Any) -> bytes:
+    """One YAML document, byte-identical for equal input."""
+    return emit_yaml(obj).encode("utf-8")
 
 
 def file_name(index: int, obj: Mapping[str, Any], width: int = 3) -> str:
@@ -113,7 +352,7 @@ def read_site(site_dir: Path) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     for path in sorted(site_dir.iterdir()):
         if _OBJECT_FILE.match(path.name) and path.is_file():
-            loaded = yaml.load(path.read_bytes(), Loader=SafeLoader)  # noqa: S506 - safe loader
+            loaded = load_document(path.read_bytes())
             if isinstance(loaded, dict):
                 objects.append(loaded)
     return objects

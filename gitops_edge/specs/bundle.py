@@ -15,6 +15,7 @@ half an Argo CD install on an edge node is worse than the old one.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from gitops_edge.kinds import managed_kinds, resource_for
 from gitops_edge.problems import Problem, field_path
 from gitops_edge.specs import k8s, yamlsafe
 from gitops_edge.specs.sites import EDGE_DIR, iter_yaml_files
@@ -114,9 +116,19 @@ def parse_documents(text: str, limits: Limits = DEFAULT_LIMITS) -> list[Any]:
         raise YamlRefused(yamlsafe.yaml_message(exc)) from None
     except RecursionError:
         raise YamlRefused(f"nesting deeper than {limits.max_depth} levels") from None
+    except (ValueError, KeyError, AttributeError):
+        # PyYAML's constructors raise these, not YAMLError, for an explicit tag whose
+        # value does not fit it: `!!int twenty`, `!!bool maybe`, `!!timestamp soon`.
+        raise YamlRefused(_TAG_MISMATCH) from None
     finally:
         loader.dispose()
     return [d for d in docs if d is not None]
+
+
+_TAG_MISMATCH = (
+    "invalid YAML: a value does not fit its explicit tag (!!int, !!float, !!bool, "
+    "!!timestamp); remove the tag or fix the value"
+)
 
 
 def load_bundle(
@@ -139,7 +151,12 @@ def load_bundle(
 
 def _load_dir(root: Path, rel_dir: str, limits: Limits) -> tuple[list[BundleDoc], list[Problem]]:
     docs: list[BundleDoc] = []
-    problems: list[Problem] = []
+    problems = [
+        Problem(
+            rel, "", "is a symlinked directory, which is not followed; make it a real directory"
+        )
+        for rel in _symlinked_dirs(root, rel_dir)
+    ]
     for path in iter_yaml_files(root, rel_dir):
         rel = yamlsafe.relpath(root, path)
         try:
@@ -156,6 +173,18 @@ def _load_dir(root: Path, rel_dir: str, limits: Limits) -> tuple[list[BundleDoc]
     return docs, problems
 
 
+def _symlinked_dirs(root: Path, rel_dir: str) -> Iterator[str]:
+    """Directories of the bundle that are symlinks: never read, so never silently left out."""
+    base = root / rel_dir
+    if base.is_symlink():
+        yield rel_dir
+        return
+    for dirpath, dirnames, _files in os.walk(base, followlinks=False):
+        for name in sorted(dirnames):
+            if Path(dirpath, name).is_symlink():
+                yield yamlsafe.relpath(root, Path(dirpath, name))
+
+
 def _doc_problems(body: Any) -> Iterator[tuple[str, str]]:
     if not isinstance(body, dict):
         yield "", "must be a Kubernetes object (a mapping with apiVersion, kind and metadata)"
@@ -168,7 +197,9 @@ def _doc_problems(body: Any) -> Iterator[tuple[str, str]]:
         yield "metadata", "is required (a mapping with a name)"
         return
     name = meta.get("name")
-    if not isinstance(name, str) or not k8s.is_dns1123_subdomain(name):
+    if name is None:
+        yield "metadata.name", "is required: a DNS-1123 name (lower-case, digits, '-', '.')"
+    elif not isinstance(name, str) or not k8s.is_dns1123_subdomain(name):
         yield "metadata.name", f"{name!r} must be a DNS-1123 name (lower-case, digits, '-', '.')"
     if "namespace" in meta:
         yield (
@@ -177,6 +208,8 @@ def _doc_problems(body: Any) -> Iterator[tuple[str, str]]:
         )
     if "generateName" in meta:
         yield "metadata.generateName", "is not supported: give the object a fixed name"
+    for what in ("labels", "annotations"):
+        yield from _meta_map_problems(what, meta.get(what))
     for key in SERVER_SET:
         if key in meta:
             yield (
@@ -191,9 +224,47 @@ def _doc_problems(body: Any) -> Iterator[tuple[str, str]]:
             f"{kind} is cluster-scoped: stamped once per site it would collide between sites; "
             "install it once in the central cluster instead",
         )
-    if kind == "Secret" and any(k in body for k in ("data", "stringData")):
-        yield "data", "Secrets with data do not belong in Git; create them out of band"
+    elif kind == "Secret":
+        if "data" not in body and "stringData" not in body:
+            yield (
+                "kind",
+                "Secrets do not belong in Git; create them out of band (kubectl create secret)",
+            )
+    elif (
+        isinstance(body.get("apiVersion"), str)
+        and isinstance(kind, str)
+        and resource_for(body["apiVersion"], kind) is None
+    ):
+        yield (
+            "kind",
+            f"{body.get('apiVersion')}/{kind} is not a kind gitops-edge manages (it could not "
+            f"be pruned again); use one of: {', '.join(managed_kinds())}",
+        )
+    for key in ("data", "stringData"):
+        if kind == "Secret" and key in body:
+            yield key, "Secrets with data do not belong in Git; create them out of band"
     yield from _non_json(body, ())
+
+
+def _meta_map_problems(what: str, found: Any) -> Iterator[tuple[str, str]]:
+    """``metadata.labels``/``annotations``: string keys and values the API server accepts."""
+    if found is None:
+        return
+    if not isinstance(found, dict):
+        yield f"metadata.{what}", "must be a mapping of strings"
+        return
+    for key, value in found.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            yield (
+                f"metadata.{what}",
+                f"{key!r}: {value!r}: keys and values must be strings; quote them",
+            )
+            continue
+        err = k8s.label_key_error(key)
+        if err is None and what == "labels":
+            err = k8s.label_value_error(value)
+        if err is not None:
+            yield f"metadata.{what}", err
 
 
 def _non_json(value: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[str, str]]:

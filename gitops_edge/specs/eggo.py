@@ -17,6 +17,7 @@ cannot be checked at review time and are left to eggo.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
@@ -222,16 +223,36 @@ class DeployConfig(_Eggo):
 
 _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN = re.compile(rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
-_GO_DURATION = re.compile(r"^[-+]?(((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+|0)$")
+# Patterns are used with ``fullmatch`` (``$`` also matches before a final newline) and
+# spell digits [0-9] (``\d`` also matches fullwidth and other Unicode digits).
+_GO_DURATION = re.compile(r"[-+]?((([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+|0)")
+_SHELL_SAFE = re.compile(r"[A-Za-z0-9._+:/@=%,-]+")
+"""Characters eggo may paste unquoted into ``/bin/sh -c "..."`` on the cluster's machines.
+
+eggo's installer (``pkg/utils/dependency``) builds shell strings from package names,
+``dst`` and the ``package-source`` paths without quoting (``yum install -y <name>``,
+``cd <dstpath> && ...``, ``mkdir -p <dst>``): a ``;`` or ``$(...)`` there runs on
+every machine of the cluster, as root.
+"""
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+"""Unicode category Cc (control characters), exactly."""
+_CONTROL_IN_JSON = re.compile(r"\\[bfnrtu]|[\x7f-\x9f]")
+"""In ``json.dumps(..., ensure_ascii=False)`` text: every Cc character (and a few others)."""
+_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+)
+"""Dotted-quad IPv4 without leading zeros: what ``ipaddress`` accepts, checked without it."""
 
 
 def is_dns1123_subdomain(value: str) -> bool:
     """k8s ``validation.IsDNS1123Subdomain``: lower-case, <= 253 chars."""
-    return 0 < len(value) <= 253 and bool(_DNS1123_SUBDOMAIN.match(value))
+    return 0 < len(value) <= 253 and bool(_DNS1123_SUBDOMAIN.fullmatch(value))
 
 
 def is_ip(value: str) -> bool:
     """Go ``net.ParseIP``: a bare IPv4 or IPv6 address (no zone, no prefix)."""
+    if _IPV4.fullmatch(value):
+        return True
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -252,7 +273,7 @@ def is_cidr(value: str) -> bool:
 
 def is_duration(value: str) -> bool:
     """Go ``time.ParseDuration`` syntax (``300ms``, ``1h30m``, ``0``)."""
-    return bool(_GO_DURATION.match(value))
+    return bool(_GO_DURATION.fullmatch(value))
 
 
 def is_abs(value: str) -> bool:
@@ -295,7 +316,43 @@ def check(conf: DeployConfig) -> list[Finding]:
     out.extend(_check_open_ports(conf.open_ports))
     out.extend(_check_install(conf.install, conf.node_arches(), conf))
     out.extend(_check_extra_args(conf.config_extra_args))
+    dumped = conf.model_dump(by_alias=True, exclude_defaults=True)
+    if _may_have_control(dumped):
+        out.extend(_check_control(dumped, ()))  # the walk that says where, only when needed
     return out
+
+
+def _may_have_control(value: Any) -> bool:
+    """False when no string in ``value`` holds a control character (one C-speed scan)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return True
+    return _CONTROL_IN_JSON.search(text) is not None
+
+
+def _check_control(value: Any, loc: Loc) -> Iterator[Finding]:
+    """No control characters anywhere: eggo writes values into shell commands, unit files
+    and config files on the cluster's machines, where a newline starts a new line."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _check_control(key, loc)
+            yield from _check_control(child, (*loc, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from _check_control(child, (*loc, i))
+    elif isinstance(value, str) and _CONTROL.search(value):
+        yield (loc, f"{value!r} contains a control character (newline, tab, NUL...); remove it")
+
+
+def _shell_unsafe(value: str) -> str | None:
+    """Why eggo must not paste ``value`` into a shell command, or None."""
+    if _SHELL_SAFE.fullmatch(value):
+        return None
+    return (
+        f"{value!r}: eggo pastes it unquoted into a shell command on every machine of the "
+        "cluster; use only letters, digits and . _ + : / @ = % , -"
+    )
 
 
 def _check_cluster(conf: DeployConfig) -> Iterator[Finding]:
@@ -340,7 +397,7 @@ def _check_endpoint(value: str) -> Iterator[Finding]:
         return
     if not is_ip(host) and not is_dns1123_subdomain(host):
         yield (loc, f"host {host!r} is neither an IP address nor a DNS-1123 subdomain")
-    if port and not (port.isdigit() and valid_port(int(port))):
+    if port and not (port.isascii() and port.isdigit() and valid_port(int(port))):
         yield (loc, f"port {port!r} must be a number from 1 to 65535")
 
 
@@ -442,12 +499,16 @@ def _check_open_ports(open_ports: dict[str, list[OpenPorts]]) -> Iterator[Findin
 def _check_package(pc: PackageConfig, loc: Loc) -> Iterator[Finding]:
     if not pc.name:
         yield ((*loc, "name"), "package name is required")
+    elif unsafe := _shell_unsafe(pc.name):
+        yield ((*loc, "name"), unsafe)
     if not pc.type:
         yield ((*loc, "type"), f"package {pc.name!r} needs a type ({', '.join(PACKAGE_TYPES)})")
     elif pc.type not in PACKAGE_TYPES:
         yield ((*loc, "type"), f"{pc.type!r} is not a package type: {', '.join(PACKAGE_TYPES)}")
     if pc.dst and not is_abs(pc.dst):
         yield ((*loc, "dst"), f"{pc.dst!r} must be an absolute path")
+    elif pc.dst and (unsafe := _shell_unsafe(pc.dst)):
+        yield ((*loc, "dst"), unsafe)
     if pc.timeout and not is_duration(pc.timeout):
         yield ((*loc, "timeout"), f"{pc.timeout!r} is not a Go duration (e.g. 30s, 5m)")
     if pc.schedule and pc.schedule not in SCHEDULES:
@@ -465,11 +526,19 @@ def _check_install(
                 (*base, "package-source", "dstpath"),
                 f"{src.dstpath!r} must be an absolute path",
             )
+        elif src.dstpath and (unsafe := _shell_unsafe(src.dstpath)):
+            yield ((*base, "package-source", "dstpath"), unsafe)
         for arch, path in src.srcpath.items():
             if not is_abs(path):
                 yield (
                     (*base, "package-source", "srcpath", arch),
                     f"{path!r} must be an absolute path",
+                )
+            elif ".." in path.split("/"):
+                yield (
+                    (*base, "package-source", "srcpath", arch),
+                    f"{path!r} must not contain '..': it is mounted from the edge node as a "
+                    "hostPath, which Kubernetes refuses with '..'",
                 )
         if src.srcpath:
             for arch in sorted(arches - set(src.srcpath)):

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 
+# Every check uses ``fullmatch``: ``$`` also matches before a final newline, which
+# would let ``"gd-01\n"`` through as a name.
+
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -16,11 +19,11 @@ _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 
 
 def is_dns1123_label(value: str, max_len: int = 63) -> bool:
-    return 0 < len(value) <= max_len and bool(_LABEL.match(value))
+    return 0 < len(value) <= max_len and bool(_LABEL.fullmatch(value))
 
 
 def is_dns1123_subdomain(value: str) -> bool:
-    return 0 < len(value) <= 253 and bool(_SUBDOMAIN.match(value))
+    return 0 < len(value) <= 253 and bool(_SUBDOMAIN.fullmatch(value))
 
 
 def label_key_error(key: str) -> str | None:
@@ -28,7 +31,7 @@ def label_key_error(key: str) -> str | None:
     prefix, _, name = key.rpartition("/")
     if prefix and not is_dns1123_subdomain(prefix):
         return f"label key prefix {prefix!r} must be a DNS subdomain"
-    if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
+    if not name or len(name) > 63 or not _QUALIFIED_NAME.fullmatch(name):
         return (
             f"label key {key!r} must be <= 63 characters of letters, digits, '-', '_' or '.', "
             "starting and ending with a letter or digit"
@@ -38,7 +41,7 @@ def label_key_error(key: str) -> str | None:
 
 def label_value_error(value: str) -> str | None:
     """Why ``value`` is not a valid label value, or None."""
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
+    if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
         return (
             f"label value {value!r} must be <= 63 characters of letters, digits, '-', '_' or '.', "
             "starting and ending with a letter or digit"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import operator
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ class SiteDir:
     id: str
     dir: str
     file: str
+    edge: bool = field(default=True, compare=False)
+    """False when discovery saw no ``edge/`` directory here (nothing to load for it)."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,6 @@ class Site:
     spec: ProvinceCluster | None
     problems: tuple[Problem, ...] = ()
     digest: str = ""
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def valid(self) -> bool:
@@ -73,6 +75,9 @@ def site_id_problem(site_id: str) -> str | None:
     return None
 
 
+_NAME = operator.attrgetter("name")
+
+
 def discover(root: Path) -> tuple[list[SiteDir], list[Problem]]:
     """Every ``provinces/**/cluster.yaml``, sorted; symlinked directories are not entered."""
     found: list[SiteDir] = []
@@ -80,34 +85,41 @@ def discover(root: Path) -> tuple[list[SiteDir], list[Problem]]:
     base = root / PROVINCES
     if not base.is_dir() or base.is_symlink():
         return [], []
-    stack = [base]
+    cut = len(os.fspath(root).rstrip("/")) + 1  # strips "<root>/" from scandir's paths
+    base_path = os.fspath(base)
+    stack = [base_path]  # plain strings: 10 000 sites make Path objects add up
     while stack:
         current = stack.pop()
         try:
-            entries = sorted(os.scandir(current), key=lambda e: e.name)
+            with os.scandir(current) as it:
+                entries = list(it)
+            if len(entries) > 1:
+                entries.sort(key=_NAME)
         except OSError as exc:
-            problems.append(Problem(_rel(root, current), "", f"cannot be read: {exc.strerror}"))
+            problems.append(Problem(current[cut:], "", f"cannot be read: {exc.strerror}"))
             continue
+        declares = edge = False
         for entry in entries:
-            if entry.is_symlink() and entry.is_dir():
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name == EDGE_DIR:
+                    edge = True
+                else:
+                    stack.append(entry.path)
+            elif entry.is_symlink() and entry.is_dir():
                 problems.append(
                     Problem(
-                        _rel(root, Path(entry.path)),
+                        entry.path[cut:],
                         "",
                         "is a symlinked directory, which is not followed; make it a real directory",
                     )
                 )
-            elif entry.is_dir(follow_symlinks=False) and entry.name != EDGE_DIR:
-                stack.append(Path(entry.path))
-            elif entry.name == CLUSTER_FILE and current != base:
-                rel_dir = _rel(root, current)
-                found.append(SiteDir(site_id_for(rel_dir), rel_dir, f"{rel_dir}/{CLUSTER_FILE}"))
+            elif entry.name == CLUSTER_FILE and current != base_path:
+                declares = True
+        if declares:
+            rel_dir = current[cut:]
+            found.append(SiteDir(site_id_for(rel_dir), rel_dir, f"{rel_dir}/{CLUSTER_FILE}", edge))
     found.sort(key=lambda s: s.dir)
     return found, problems
-
-
-def _rel(root: Path, path: Path) -> str:
-    return path.relative_to(root).as_posix()
 
 
 def collisions(dirs: list[SiteDir]) -> dict[str, list[SiteDir]]:
@@ -118,10 +130,12 @@ def collisions(dirs: list[SiteDir]) -> dict[str, list[SiteDir]]:
     return {k: v for k, v in by_id.items() if len(v) > 1}
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def digest_of(*parts: Any) -> str:
     """A stable content hash (canonical JSON) used for caching and spec-hash annotations."""
-    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str).encode()
-    return hashlib.sha256(blob).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(parts).encode()).hexdigest()
 
 
 def validate_site(
@@ -204,7 +218,6 @@ def validate_site(
         spec if ok else None,
         tuple(sorted_unique(problems)),
         digest_of(merged) if ok else "",
-        merged,
     )
 
 

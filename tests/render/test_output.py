@@ -27,7 +27,7 @@ def test_dump_keeps_key_order_and_uses_literal_blocks() -> None:
     assert text.index("apiVersion") < text.index("kind") < text.index("metadata")
     assert text.index("deploy.yaml") < text.index("\n  z:") < text.index("\n  a:")
     assert "deploy.yaml: |\n    cluster-id: x\n" in text
-    assert "a: 'yes'" in text  # quoted so it stays a string
+    assert 'a: "yes"' in text  # quoted (JSON style) so it stays a string
     assert yaml.safe_load(text) == objs()[1]
 
 

@@ -1,0 +1,198 @@
+"""One reconcile of an ops repo into a sink, in bounded memory: what ``apply`` runs.
+
+The plain way (load every site, render every site, plan, emit) holds the whole fleet
+at once: at 10 000 sites that is every spec, every rendered object and every live
+copy, well over a gigabyte. With a sink that can stage (the directory sink), the run
+is cut into chunks of sites instead, each loaded, rendered, planned and *staged*
+(written where no reader looks) and then dropped; only a light plan of each site
+(actions and object keys, no bodies) is kept. The run-wide rules still see the whole
+run before anything changes: the mass-deletion guard is applied to the merged plan,
+and only then are the staged sites swapped in (or all discarded). Waves need no
+global view here: a directory sink reports no run outcomes, so every wave goes at
+once (see :func:`gitops_edge.plan.waves.gate_waves`).
+
+Chunks are independent, so a large cold run spreads them over worker processes
+(``jobs``; default: one per CPU when there are more than :data:`PARALLEL_MIN_SITES`
+sites). Each worker stages its own sites' directories; the parent merges the light
+plans in site order, so the plan, the report and every byte written are the same as
+in-process, and the same as the plain way.
+
+Sinks that cannot stage (``kube``, ``git:``) take the plain way, with only the named
+sites loaded when ``sites`` is given.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from gitops_edge.emit.dirsink import DirSink, Staged
+from gitops_edge.emit.result import EmitResult
+from gitops_edge.live.snapshot import LiveState
+from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
+from gitops_edge.plan.planner import guard_deletions, make_plan
+from gitops_edge.specs.repo import RepoIndex, index_repo, load_sites
+from gitops_edge.specs.sites import SiteDir
+from gitops_edge.specs.yamlsafe import DEFAULT_LIMITS, Limits
+
+CHUNK = 500
+"""Sites per chunk: enough to amortise a worker round trip, few enough to stay small."""
+PARALLEL_MIN_SITES = 200
+"""Below this, starting worker processes costs more than it saves."""
+
+
+class LiveSink(Protocol):
+    def describe(self) -> str: ...
+
+    def read_live(self) -> LiveState: ...
+
+    def emit(self, plan: Plan) -> EmitResult: ...
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a reconcile did, for reports: the plan (object bodies dropped) and its shape."""
+
+    plan: Plan
+    sites: int
+    """Sites planned (removed sites included)."""
+    chunks: int = 1
+    jobs: int = 1
+    staged: bool = False
+    """True when the run was staged chunk by chunk (a directory sink)."""
+
+
+def reconcile(
+    repo_root: Path,
+    sink: LiveSink,
+    *,
+    revision: str,
+    sites: Iterable[str] | None = None,
+    chunk: int = CHUNK,
+    jobs: int | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> tuple[Summary, EmitResult]:
+    """Plan ``repo_root`` (or only ``sites``) against ``sink`` and emit; see the module doc.
+
+    ``jobs`` None means one worker per CPU for a large run; 1 means in this process.
+    """
+    index = index_repo(repo_root, limits=limits)
+    wanted = None if sites is None else set(sites)
+    dirs = [d for d in index.dirs if wanted is None or d.id in wanted]
+    if not isinstance(sink, DirSink):
+        repo = load_sites(index, dirs, limits=limits)
+        plan = make_plan(repo, sink.read_live(), revision=revision, sites=wanted)
+        result = sink.emit(plan)
+        return Summary(plan, len(plan.sites)), result
+    return _staged(index, dirs, sink, wanted, revision, chunk, jobs, limits)
+
+
+@dataclass(frozen=True)
+class _Task:
+    index: RepoIndex
+    dirs: tuple[SiteDir, ...]
+    out: Path
+    revision: str
+    limits: Limits
+
+
+@dataclass(frozen=True)
+class _Done:
+    sites: tuple[SitePlan, ...]
+    staged: tuple[Staged, ...]
+    result: EmitResult
+
+
+def _staged(
+    index: RepoIndex,
+    dirs: list[SiteDir],
+    sink: DirSink,
+    wanted: set[str] | None,
+    revision: str,
+    chunk: int,
+    jobs: int | None,
+    limits: Limits,
+) -> tuple[Summary, EmitResult]:
+    sink.recover()
+    live = sink.snapshot()
+    slim = replace(index, dirs=())  # each task carries its own sites, not all of them
+    tasks = [
+        _Task(slim, tuple(dirs[i : i + chunk]), sink.root, revision, limits)
+        for i in range(0, len(dirs), max(1, chunk))
+    ]
+    workers = _jobs(jobs, len(dirs), len(tasks))
+    planned: list[SitePlan] = []
+    staged: list[Staged] = []
+    result = EmitResult(sink.describe())
+    for done in _run(tasks, workers):
+        planned.extend(done.sites)
+        staged.extend(done.staged)
+        result.sites.update(done.result.sites)
+    # Sites whose directory is gone: planned like make_plan does, against the same repo
+    # problems (a broken repo removes nothing).
+    gone = set(live.objects) - index.ids
+    removed = sorted(gone if wanted is None else gone & wanted)
+    no_sites = load_sites(index, [], limits=limits)
+    rest = make_plan(no_sites, live, revision=revision, sites=removed)
+    removals, more, result_removed = _light(rest, sink)
+    planned.extend(removals)
+    staged.extend(more)
+    result.sites.update(result_removed.sites)
+    plan = Plan(revision, tuple(planned), current_wave=rest.current_wave, problems=rest.problems)
+    plan = guard_deletions(plan, no_sites.settings.spec.prune.maxDeletions)
+    if plan.refused:
+        sink.discard(staged)
+        refused = EmitResult(sink.describe())
+        refused.refused = plan.refused
+        return Summary(plan, len(plan.sites), len(tasks), workers, True), refused
+    return Summary(plan, len(plan.sites), len(tasks), workers, True), sink.commit(staged, result)
+
+
+def _jobs(jobs: int | None, sites: int, tasks: int) -> int:
+    if jobs is None:
+        jobs = (os.cpu_count() or 1) if sites > PARALLEL_MIN_SITES else 1
+    return max(1, min(jobs, tasks))
+
+
+def _run(tasks: Sequence[_Task], workers: int) -> Iterator[_Done]:
+    """Each task's result, in task order, from this process or a pool of ``workers``."""
+    if workers <= 1:
+        yield from map(_run_chunk, tasks)
+        return
+    # fork is cheap and this process holds nothing big yet; a process with other
+    # threads running (the daemon) must not fork, so it spawns.
+    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        yield from pool.map(_run_chunk, tasks)
+
+
+def _run_chunk(task: _Task) -> _Done:
+    """Load, render, plan and stage one chunk of sites; returns the light outcome."""
+    sink = DirSink(task.out)
+    repo = load_sites(task.index, task.dirs, limits=task.limits)
+    plan = make_plan(repo, sink.snapshot(), revision=task.revision, sites=[d.id for d in task.dirs])
+    sites, staged, result = _light(plan, sink)
+    return _Done(sites, staged, result)
+
+
+def _light(
+    plan: Plan, sink: DirSink
+) -> tuple[tuple[SitePlan, ...], tuple[Staged, ...], EmitResult]:
+    """Stage what ``plan`` emits, then drop the object bodies from its site plans.
+
+    Site plans are staged whatever the chunk's own deletion count: the guard that
+    counts is the one over the whole run.
+    """
+    staged, result = sink.stage(replace(plan, refused=""))
+    sites = tuple(replace(s, changes=tuple(_bare(c) for c in s.changes)) for s in plan.sites)
+    return sites, tuple(staged), result
+
+
+def _bare(change: ObjectChange) -> ObjectChange:
+    return ObjectChange(change.action, change.key, None, None, change.reason)
