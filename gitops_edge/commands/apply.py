@@ -14,11 +14,10 @@ import argparse
 import sys
 from typing import Any
 
-from gitops_edge.commands.common import add_repo_arg, print_json, repo_root_or_exit
+from gitops_edge.commands.common import add_repo_arg, print_reconcile, repo_root_or_exit
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.live.client import KubeError
-from gitops_edge.plan.report import to_json, to_text
 from gitops_edge.reconcile import reconcile
 from gitops_edge.sinks import DEFAULT_DIR, KubeLive, SinkSpecError, is_kube, open_file_sink
 from gitops_edge.source.revision import describe_revision
@@ -74,28 +73,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"gitops-edge: {exc}", file=sys.stderr)
         return 1
     plan = summary.plan
-    invalid = [s for s in plan.sites if s.gate == "invalid"]
-    if args.output == "json":
-        report = to_json(plan)
-        report["emit"] = {
-            "sink": result.sink,
-            "written": result.written,
-            "deleted": result.deleted,
-            "errors": result.errors(),
-            "note": result.note,
-        }
-        print_json(report)
-    else:
-        sys.stdout.write(to_text(plan, diffs=False))
-        for err in result.errors():
-            print(f"error: {err}", file=sys.stderr)
-        print(
-            f"{result.sink}: {result.written} object(s) written, {result.deleted} deleted"
-            + (f"; {result.note}" if result.note else "")
-        )
-    if plan.refused:
-        print(plan.refused, file=sys.stderr)
-    return 0 if result.ok and not invalid and not plan.problems else 1
+    return 0 if print_reconcile(plan, result, output=args.output) else 1
 
 
 def _jobs(value: str) -> int:

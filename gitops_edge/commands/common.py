@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gitops_edge.emit.result import EmitResult
+from gitops_edge.plan.model import Plan
+from gitops_edge.plan.report import to_json, to_text
 from gitops_edge.problems import Problem
 
 
@@ -34,3 +37,29 @@ def print_json(data: Any) -> None:
 def print_problems(problems: list[Problem] | tuple[Problem, ...]) -> None:
     for p in problems:
         print(p, file=sys.stderr)
+
+
+def print_reconcile(plan: Plan, result: EmitResult, *, output: str) -> bool:
+    """Report one reconcile (``apply``, ``run --once``); True when it fully succeeded."""
+    if output == "json":
+        report = to_json(plan)
+        report["emit"] = {
+            "sink": result.sink,
+            "written": result.written,
+            "deleted": result.deleted,
+            "errors": result.errors(),
+            "note": result.note,
+        }
+        print_json(report)
+    else:
+        sys.stdout.write(to_text(plan, diffs=False))
+        for err in result.errors():
+            print(f"error: {err}", file=sys.stderr)
+        print(
+            f"{result.sink}: {result.written} object(s) written, {result.deleted} deleted"
+            + (f"; {result.note}" if result.note else "")
+        )
+    if plan.refused:
+        print(plan.refused, file=sys.stderr)
+    invalid = any(s.gate == "invalid" for s in plan.sites)
+    return result.ok and not invalid and not plan.problems

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from gitops_edge.commands.common import print_json
+from gitops_edge.commands.common import print_reconcile
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.daemon.config import RunOptions
 from gitops_edge.daemon.runner import Runner
@@ -27,7 +27,6 @@ from gitops_edge.daemon.source import SourceError
 from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.live.client import KubeError
 from gitops_edge.observe.logging import configure_logging
-from gitops_edge.plan.report import to_json, to_text
 from gitops_edge.sinks import DEFAULT_DIR, SinkSpecError, cache_dir, is_kube
 
 SECRET_ENV = "GITOPS_EDGE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
@@ -263,28 +262,7 @@ def _once(runner: Runner, output: str) -> int:
         print(f"gitops-edge: {record.error if record else 'reconcile failed'}", file=sys.stderr)
         return 1
     plan, result = last
-    if output == "json":
-        report = to_json(plan)
-        report["emit"] = {
-            "sink": result.sink,
-            "written": result.written,
-            "deleted": result.deleted,
-            "errors": result.errors(),
-            "note": result.note,
-        }
-        print_json(report)
-    else:
-        sys.stdout.write(to_text(plan, diffs=False))
-        for err in result.errors():
-            print(f"error: {err}", file=sys.stderr)
-        print(
-            f"{result.sink}: {result.written} object(s) written, {result.deleted} deleted"
-            + (f"; {result.note}" if result.note else "")
-        )
-    if plan.refused:
-        print(plan.refused, file=sys.stderr)
+    ok = print_reconcile(plan, result, output=output)
     if runner.source.blocked is not None:
         print(f"gitops-edge: {runner.source.blocked.describe()}", file=sys.stderr)
-    invalid = [s for s in plan.sites if s.gate == "invalid"]
-    ok = not failed and not invalid and not plan.problems and runner.source.blocked is None
-    return 0 if ok else 1
+    return 0 if ok and not failed and runner.source.blocked is None else 1
