@@ -18,6 +18,7 @@ otherwise JSON-quoted (``"yes"``, ``"3.2"``, ``"1e5"``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -295,9 +296,22 @@ def dump_yaml(obj: Any) -> bytes:
 
 
 def file_name(index: int, obj: Mapping[str, Any], width: int = 3) -> str:
-    """``NNN-<kind lower>-<name>.yaml``."""
+    """``NNN-<kind lower>-<name>.yaml``; a name too long for a file name keeps a prefix + hash.
+
+    Object names may be 253 characters, file names only 255 bytes.
+    """
     kind = str(obj["kind"]).lower()
-    return f"{index:0{width}d}-{kind}-{obj['metadata']['name']}.yaml"
+    name = str(obj["metadata"]["name"])
+    if len(name) > _MAX_NAME:
+        name = (
+            name[: _MAX_NAME - 11].rstrip("-.")
+            + "-"
+            + hashlib.sha256(name.encode()).hexdigest()[:10]
+        )
+    return f"{index:0{width}d}-{kind}-{name}.yaml"
+
+
+_MAX_NAME = 160
 
 
 def dump_site(objects: list[dict[str, Any]]) -> dict[str, bytes]:

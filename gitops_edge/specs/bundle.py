@@ -119,16 +119,10 @@ def parse_documents(text: str, limits: Limits = DEFAULT_LIMITS) -> list[Any]:
     except (ValueError, KeyError, AttributeError):
         # PyYAML's constructors raise these, not YAMLError, for an explicit tag whose
         # value does not fit it: `!!int twenty`, `!!bool maybe`, `!!timestamp soon`.
-        raise YamlRefused(_TAG_MISMATCH) from None
+        raise YamlRefused(yamlsafe.TAG_MISMATCH) from None
     finally:
         loader.dispose()
     return [d for d in docs if d is not None]
-
-
-_TAG_MISMATCH = (
-    "invalid YAML: a value does not fit its explicit tag (!!int, !!float, !!bool, "
-    "!!timestamp); remove the tag or fix the value"
-)
 
 
 def load_bundle(

@@ -105,7 +105,10 @@ def discover(root: Path) -> tuple[list[SiteDir], list[Problem]]:
                     edge = True
                 else:
                     stack.append(entry.path)
-            elif entry.is_symlink() and entry.is_dir():
+            elif entry.is_symlink() and _is_dir(entry):
+                if entry.name == EDGE_DIR:
+                    edge = True  # the site's bundle loader refuses it: the site is invalid
+                    continue
                 problems.append(
                     Problem(
                         entry.path[cut:],
@@ -120,6 +123,14 @@ def discover(root: Path) -> tuple[list[SiteDir], list[Problem]]:
             found.append(SiteDir(site_id_for(rel_dir), rel_dir, f"{rel_dir}/{CLUSTER_FILE}", edge))
     found.sort(key=lambda s: s.dir)
     return found, problems
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """``entry.is_dir()`` through a symlink; a loop or a dangling link is not a directory."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def collisions(dirs: list[SiteDir]) -> dict[str, list[SiteDir]]:

@@ -241,12 +241,21 @@ def parse_text(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
             raise YamlRefused("holds more than one YAML document; keep one per file") from None
         raise YamlRefused(yaml_message(exc)) from None
     except yaml.YAMLError as exc:
-        raise YamlRefused(yaml_message(exc)) from None
+        raise YamlRefused(yaml_message(exc, text)) from None
     except RecursionError:
         raise YamlRefused(f"nesting deeper than {limits.max_depth} levels") from None
+    except (ValueError, KeyError, AttributeError, TypeError):
+        # PyYAML's constructors raise these, not YAMLError, for an explicit tag whose
+        # value does not fit it: `!!int twenty`, `!!bool maybe`, `!!timestamp soon`.
+        raise YamlRefused(TAG_MISMATCH) from None
     finally:
         loader.dispose()
 
+
+TAG_MISMATCH = (
+    "invalid YAML: a value does not fit its explicit tag (!!int, !!float, !!bool, "
+    "!!timestamp); remove the tag or fix the value"
+)
 
 _UNLIMITED = Limits(max_bytes=1 << 62, max_depth=1 << 20, max_nodes=1 << 62)
 
@@ -277,7 +286,11 @@ def load_document(text: str | bytes) -> Any:
     return yaml.load(text, Loader=SafeLoader)  # noqa: S506 - the safe loader
 
 
-def yaml_message(exc: yaml.YAMLError) -> str:
+def yaml_message(exc: yaml.YAMLError, text: str | None = None) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):
+        # str() of a ReaderError spans two lines and counts characters, not lines
+        where = f"line {text.count(chr(10), 0, exc.position) + 1}: " if text is not None else ""
+        return f"invalid YAML: {where}character #x{exc.character:04x} is not allowed ({exc.reason}); remove it"
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""

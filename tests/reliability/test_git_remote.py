@@ -12,7 +12,8 @@ the daemon's doing. For every fault:
 * each failure is counted (``gitops_edge_git_errors_total`` on ``/metrics``) and logged
   with the commit still served;
 * the source backs off: the schedule keeps asking every 0.2 s, but the remote is only
-  contacted again after 1 s, then 2 s (``GitSource`` backoff, 1 s doubling to 5 min);
+  contacted again after 1 s, then 2 s, then 4 s (``GitSource`` backoff, 1 s doubling
+  to 5 min), also once the server is healthy again;
 * once the server is healthy, the commit pushed during the outage is reconciled
   without anyone asking, and it touches only its own site.
 """
@@ -30,7 +31,7 @@ from structlog.testing import capture_logs
 from gitops_edge.daemon.queue import ALL
 from gitops_edge.daemon.source import GitSource
 from tests.daemon.gitremote import OpsRemote, apps
-from tests.daemon.harness import InProcess, daemon_options, metric, mtimes
+from tests.daemon.harness import InProcess, daemon_options, metric, mtimes, wait_for
 from tests.reliability.gitserver import GitHTTPServer
 
 pytestmark = [pytest.mark.e2e]
@@ -83,12 +84,12 @@ def watch_errors(d: InProcess, source: GitSource, n: int, *, timeout: float) -> 
 @pytest.mark.parametrize(
     ("fault", "failures"),
     [
-        ("unavailable", 3),  # three failures show the doubling: 1 s, then 2 s
-        ("refused", 2),
-        ("drop", 2),
-        ("garbage", 2),
-        ("truncated_fetch", 2),
-        ("slow", 2),
+        ("unavailable", 3),  # three failures in a row show the doubling: 1 s, then 2 s
+        ("refused", 1),
+        ("drop", 1),
+        ("garbage", 1),
+        ("truncated_fetch", 1),
+        ("slow", 1),
     ],
 )
 def test_a_failing_git_server_keeps_the_last_good_state_backs_off_and_recovers(
@@ -143,6 +144,15 @@ def test_a_failing_git_server_keeps_the_last_good_state_backs_off_and_recovers(
             assert d.runner.active and d.runner._healthy()
 
             server.heal()
+            # healthy again, but the remote is left alone until the backoff is over
+            last = ticks[-1]
+            poller = d.runner.poller
+            assert poller is not None
+            wait_for(lambda: source.git_calls > last.git_calls, timeout=30, what="a new attempt")
+            again = time.monotonic()
+            wait = source.backoff.delay(last.failures)
+            assert again - last.at >= 0.8 * wait, (fault, ticks, again)
+            assert poller.polls - last.polls >= 3, (fault, ticks)  # asked meanwhile
             rec = d.wait_record(lambda r: r.revision == pushed, after=n, timeout=60)
             assert rec.batch == rec.emitted == ("beijing",) and not rec.failed
             d.settle()

@@ -6,8 +6,9 @@
   sentence naming the problem, before git is ever started.
 * A local work tree read in place may carry a config nobody reviewed. A hostile
   ``core.fsmonitor`` and ``core.hooksPath`` (every hook touching a marker file) are
-  armed, which the control shows: a plain ``git status`` runs them. ``validate``,
-  ``render``, ``apply --emit dir``, ``plan`` and ``run --once`` on that tree never do.
+  armed, which the control shows: a plain ``git status`` runs them. ``render``,
+  ``apply --emit dir``, ``plan`` and ``run --once`` on that tree (each runs git there to
+  stamp the revision) never do.
 """
 
 from __future__ import annotations
@@ -156,7 +157,6 @@ def test_hooks_and_fsmonitor_in_a_local_work_tree_are_never_run(tmp_path: Path) 
 
     out = tmp_path / "out"
     commands = [
-        ("validate", repo),
         ("render", repo, "--out", tmp_path / "render"),
         ("apply", repo, "--emit", f"dir:{out}"),
         ("plan", repo, "--out", out),

@@ -174,19 +174,15 @@ def test_dir_sink_killed_while_staging_and_swapping_converges_to_a_clean_render(
     want = site_dirs(ref)
     assert len(want) >= SITES - 2 and not leftovers(ref)  # suspended sites emit nothing
 
-    # a fresh output directory, killed twice while staging, the second run starting from
-    # the first one's wreck (swapping is killed below, where there is an old site to lose)
+    # a fresh output directory, killed while staging (swapping is killed below, where
+    # there is an old site to lose)
     argv = ["apply", str(repo), "--emit", f"dir:{out}"]
-    for label, prefix, delay in [
-        ("first .tmp- staged", TMP, 0.0),
-        ("staging, random delay", TMP, rng.uniform(0.02, 0.12)),
-    ]:
-        kill_apply_when(argv, appears(out, prefix), delay=delay)
-        seen = site_dirs(out)
-        visible = {k: v for k, v in seen.items() if not k.startswith(".")}
-        for site, files in visible.items():  # complete, never half-written
-            assert files == want[site], f"{site} half-written after kill at {label} (+{delay:.2f}s)"
-    assert leftovers(out)  # the kills did cut the runs short
+    delay = rng.uniform(0.0, 0.12)
+    kill_apply_when(argv, appears(out, TMP), delay=delay)
+    assert leftovers(out), f"the kill {delay:.2f}s into staging came too late"
+    for site, files in site_dirs(out).items():  # complete, never half-written
+        if not site.startswith("."):
+            assert files == want[site], f"{site} half-written (kill {delay:.2f}s into staging)"
 
     again = apply_dir(repo, out)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -256,14 +252,13 @@ def test_kube_sink_killed_mid_apply_converges_with_every_object_applied_once(
         kubeconfig = api.kubeconfig(tmp_path / "kc")
         slow = api.faults.latency("/namespaces/", 0.02, verb="patch")  # a WAN link: ~50 applies/s
         argv = ["apply", str(repo), "--emit", "kube", "--kubeconfig", str(kubeconfig)]
-        for at in (20, 70):  # two kills, the second run starting from the first one's state
-            kill_apply_when(argv, partial(applied_at_least, api, at))
-            assert 0 < len(hashes(api)) < len(want)
+        kill_apply_when(argv, partial(applied_at_least, api, 50))
+        assert 50 <= len(hashes(api)) < len(want)
         api.faults.remove(slow)
 
         again = apply_cli(repo, kubeconfig)
         assert again.returncode == 0, again.stderr[-3000:]
         assert hashes(api) == want  # same objects, same spec hashes and revisions, no extras
         ok = applied(api)
-        assert sorted(set(ok.values())) == [1]  # each object applied once, across all three runs
+        assert sorted(set(ok.values())) == [1]  # each object applied once, across both runs
         assert sum(ok.values()) == len(want)
