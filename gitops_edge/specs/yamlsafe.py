@@ -102,19 +102,25 @@ def check_tree(root_node: yaml.Node, limits: Limits) -> None:
     is measured in the size it *would* expand to, without expanding it.
     """
     sizes: dict[int, int] = {}
+    heights: dict[int, int] = {}
+    """Memoised per node too: an alias reused deeper than where it was first seen nests
+    its whole subtree there, so depth is checked as depth + the alias's height."""
     stack: list[tuple[yaml.Node, int, bool]] = [(root_node, 1, False)]
     while stack:
         node, depth, done = stack.pop()
-        if depth > limits.max_depth:
+        key = id(node)
+        if depth > limits.max_depth or (
+            key in heights and not done and depth - 1 + heights[key] > limits.max_depth
+        ):
             raise YamlRefused(
                 f"nesting deeper than {limits.max_depth} levels at {_mark(node)}; "
                 "flatten the document"
             )
-        key = id(node)
         if key in sizes and not done:
             continue
         if isinstance(node, yaml.ScalarNode):
             sizes[key] = 1
+            heights[key] = 1
             continue
         children: list[yaml.Node]
         if isinstance(node, yaml.MappingNode):
@@ -143,9 +149,10 @@ def check_tree(root_node: yaml.Node, limits: Limits) -> None:
                     "list); split or simplify it"
                 )
             sizes[key] = total
+            heights[key] = 1 + max((heights.get(id(c), 1) for c in children), default=0)
             continue
         stack.append((node, depth, True))
-        stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
+        stack.extend((c, depth + 1, False) for c in children)
 
 
 class _Unusual(Exception):
