@@ -4,8 +4,9 @@ The daemon runs in-process with the kube sink and ``edge_settle`` (``--edge-sett
 the test plays CloudCore, renewing the edge node's Lease (online) or leaving it two
 hours stale (offline) every 0.2 s. While the node flaps, the deferred site is not
 reconciled at all; once the node stays online for ``edge_settle`` seconds (heartbeats
-keep coming, as they do every 10 s in a real fleet) the site is reconciled once and
-each of its objects applied once; a flap after that costs nothing.
+keep coming, as they do every 10 s in a real fleet) the site is reconciled and each of
+its objects applied once (a heartbeat that lands while that reconcile is in flight can
+queue one more, empty, reconcile); a flap after that costs nothing.
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ def test_a_flapping_edge_node_is_reconciled_once_after_it_settles(
         assert time.monotonic() - steady >= SETTLE - 0.1  # not before it settled
         d.settle()
         runs = [r for r in d.records[n:] if "hebei" in r.batch]
-        assert len(runs) == 1 and runs[0].batch == runs[0].emitted == ("hebei",)
+        assert runs[0].batch == runs[0].emitted == ("hebei",)
+        # heartbeats that arrive while the released site is in flight queue it once more
+        # (coalesced): that run finds nothing to do and writes nothing
+        assert len(runs) <= 2 and all(r.emitted == () for r in runs[1:]), runs
         hebei = {p: s for p, s in patches(kube_api, since=mark).items() if "/edge-hebei" in p}
         assert len(hebei) == 4  # namespace, eggo ConfigMap and Job, Application
         assert all(applied(kube_api, since=mark)[p] == 1 for p in hebei)

@@ -2,8 +2,8 @@
 
 * Repository URLs that would run a command (``ext::``), inject an option
   (``--upload-pack=...``, ``-oProxyCommand=...``) or use a transport helper
-  (``file::``, ``fd::``) are refused by ``gitops-edge run --once`` with exit 2 and a
-  sentence naming the problem, before git is ever started.
+  (``file::``, ``fd::``) are refused by ``gitops-edge run --once`` (the CLI's ``main``,
+  in-process) with exit 2 and a sentence naming the problem, before git is ever started.
 * A local work tree read in place may carry a config nobody reviewed. A hostile
   ``core.fsmonitor`` and ``core.hooksPath`` (every hook touching a marker file) are
   armed, which the control shows: a plain ``git status`` runs them. ``render``,
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_edge.cli import main
 from tests.builders import git, git_init_commit, province, write_site
 from tests.daemon.harness import ROOT
 
@@ -57,6 +58,17 @@ def executable(path: Path, body: str) -> Path:
     return path
 
 
+def run_once_in_process(
+    capsys: pytest.CaptureFixture[str], repo: str, tmp: Path
+) -> tuple[int, str]:
+    """``gitops-edge run --repo=REPO --once`` through the CLI's ``main``: (exit, stderr)."""
+    code = main(
+        ["run", f"--repo={repo}", "--once", "--emit", f"dir:{tmp / 'out'}",
+         "--cache-dir", str(tmp / "cache")]
+    )  # fmt: skip
+    return code, capsys.readouterr().err
+
+
 def markers(tmp: Path) -> list[str]:
     return sorted(p.name for p in tmp.glob("RAN-*"))
 
@@ -73,18 +85,14 @@ def markers(tmp: Path) -> list[str]:
     ],
 )
 def test_an_unsafe_repository_url_is_refused_with_exit_2(
-    url: str, says: str, tmp_path: Path
+    url: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     marker = tmp_path / "RAN-url"
     bare = tmp_path / "ops.git"
     git(tmp_path, "init", "-q", "--bare", str(bare))
-    repo = url.format(marker=marker, bare=bare)
-    done = gitops_edge(
-        "run", f"--repo={repo}", "--once", "--emit", f"dir:{tmp_path / 'out'}",
-        "--cache-dir", tmp_path / "cache",
-    )  # fmt: skip
-    assert done.returncode == 2, done.stderr
-    assert says in done.stderr and done.stderr.startswith("gitops-edge: ")
+    code, stderr = run_once_in_process(capsys, url.format(marker=marker, bare=bare), tmp_path)
+    assert code == 2, stderr
+    assert says in stderr and stderr.startswith("gitops-edge: ")
     assert not marker.exists()
     assert not (tmp_path / "cache").exists()  # refused before any clone was attempted
 
@@ -99,24 +107,23 @@ def test_an_unsafe_repository_url_is_refused_with_exit_2(
         "Fix: refuse a URL host (ssh/git/http) or scp-like host that starts with '-'"
     ),
 )
-def test_an_ssh_url_whose_host_is_an_option_is_refused_with_exit_2(tmp_path: Path) -> None:
+def test_an_ssh_url_whose_host_is_an_option_is_refused_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     marker = tmp_path / "RAN-ssh"
-    done = gitops_edge(
-        "run", f"--repo=ssh://-oProxyCommand=touch%20{marker}/ops.git", "--once",
-        "--emit", f"dir:{tmp_path / 'out'}", "--cache-dir", tmp_path / "cache",
-    )  # fmt: skip
+    repo = f"ssh://-oProxyCommand=touch%20{marker}/ops.git"
+    code, stderr = run_once_in_process(capsys, repo, tmp_path)
     assert not marker.exists()
-    assert done.returncode == 2, done.stderr
+    assert code == 2, stderr
 
 
-def test_an_ssh_url_whose_host_is_an_option_never_runs_it(tmp_path: Path) -> None:
+def test_an_ssh_url_whose_host_is_an_option_never_runs_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     marker = tmp_path / "RAN-ssh"
-    done = gitops_edge(
-        "run", f"--repo=ssh://-oProxyCommand=touch%20{marker}/ops.git", "--once",
-        "--emit", f"dir:{tmp_path / 'out'}", "--cache-dir", tmp_path / "cache",
-    )  # fmt: skip
-    assert done.returncode != 0
-    assert "strange hostname" in done.stderr
+    repo = f"ssh://-oProxyCommand=touch%20{marker}/ops.git"
+    code, stderr = run_once_in_process(capsys, repo, tmp_path)
+    assert code == 1 and "strange hostname" in stderr, stderr
     assert not marker.exists()
 
 
@@ -156,7 +163,7 @@ def test_hooks_and_fsmonitor_in_a_local_work_tree_are_never_run(tmp_path: Path) 
         (tmp_path / name).unlink()
 
     out = tmp_path / "out"
-    commands = [
+    commands: list[tuple[str | Path, ...]] = [
         ("render", repo, "--out", tmp_path / "render"),
         ("apply", repo, "--emit", f"dir:{out}"),
         ("plan", repo, "--out", out),
