@@ -24,9 +24,24 @@ class Problem:
         return {"file": self.file, "field": self.field, "message": self.message}
 
     def __str__(self) -> str:
+        where = printable(self.file)
         if self.field:
-            return f"{self.file}: {self.field}: {self.message}"
-        return f"{self.file}: {self.message}"
+            return f"{where}: {printable(self.field)}: {self.message}"
+        return f"{where}: {self.message}"
+
+
+def printable(text: str) -> str:
+    """``text`` on one line and encodable: control characters and undecodable bytes escaped.
+
+    File names come from the repo's directory entries: a newline would split one problem
+    over two lines, a non-UTF-8 byte would crash a strict UTF-8 stdout.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for c in text
+    )
 
 
 def field_path(loc: Sequence[str | int]) -> str:

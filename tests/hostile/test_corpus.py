@@ -258,16 +258,8 @@ def test_human_output_names_file_and_field(tmp_path: Path) -> None:
     assert lines[-1] == "3 site(s): 2 valid, 1 invalid"
 
 
-PATH_BUG = (
-    "directory names reach the text output unescaped: specs/sites.py keeps os.scandir's names "
-    "(a newline, or a lone surrogate for a non-UTF-8 byte) in Problem.file and the commands "
-    "print them, so one problem spans two lines, or, with a strict UTF-8 stdout (e.g. "
-    "PYTHONIOENCODING=utf-8), validate dies with UnicodeEncodeError. Fix: show paths "
-    "escaped (backslashreplace), as the site id already is"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=PATH_BUG)
 @pytest.mark.parametrize("case_id", ["id-not-utf8", "id-newline"])
 def test_human_output_shows_a_hostile_directory_on_one_line(tmp_path: Path, case_id: str) -> None:
     root = build_repo(_case(case_id), tmp_path)
