@@ -36,13 +36,19 @@ def check_url(url: str) -> str | None:
     if "::" in url:
         return f"repository {url!r} uses a git transport helper ('::'), which is not allowed"
     if "://" in url:
-        scheme = url.split("://", 1)[0].lower()
+        scheme, _, rest = url.partition("://")
+        scheme = scheme.lower()
+        host = rest.split("/", 1)[0].rpartition("@")[2]
+        if host.startswith("-"):
+            return f"repository host {host!r} must not start with '-'"
         if scheme not in ("https", "http", "ssh", "git", "file"):
             return (
                 f"repository scheme {scheme!r} is not allowed; use https, ssh, git or a local path"
             )
         return None
     if _SCP_LIKE.match(url):
+        if url.split("@", 1)[1].startswith("-"):
+            return "repository host must not start with '-'"
         return None
     if any(c in url for c in "\n\r\0"):
         return "repository path contains control characters"

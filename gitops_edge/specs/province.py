@@ -87,6 +87,18 @@ class AppSource(_Spec):
     directory: dict[str, Any] | None = None
     plugin: dict[str, Any] | None = None
 
+    @field_validator("repoURL")
+    @classmethod
+    def _no_credentials(cls, v: str) -> str:
+        scheme, sep, rest = v.partition("://")
+        userinfo = rest.split("/", 1)[0].rpartition("@")[0] if sep else ""
+        if ":" in userinfo:
+            raise ValueError(
+                f"repoURL carries credentials ({scheme}://{userinfo.split(':')[0]}:***@...); "
+                "credentials never live in Git: register the repository with the site's Argo CD"
+            )
+        return v
+
     @model_validator(mode="after")
     def _path_or_chart(self) -> AppSource:
         if self.path is None and self.chart is None and self.ref is None:

@@ -130,13 +130,19 @@ def github_signature(secret: bytes, body: bytes) -> str:
 def http(
     method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, str]:
-    """(status, body) of one request; HTTP errors are answers, not exceptions."""
+    """(status, body) of one request; HTTP errors are answers, not exceptions.
+
+    A refused connection (a daemon still starting its server) is status 0, so a
+    ``wait_for`` polling it keeps waiting instead of failing.
+    """
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310 - test URLs
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
             return int(resp.status), resp.read().decode()
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read().decode()
+    except (urllib.error.URLError, ConnectionError):
+        return 0, ""
 
 
 def metric(port: int, name: str) -> float:

@@ -186,15 +186,6 @@ def test_no_token_password_key_or_webhook_secret_in_logs_or_emitted_files(tmp_pa
             assert not leaks(text), f"{path} leaks {leaks(text)}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "specs/province.py AppSource.repoURL accepts a URL carrying credentials "
-        "(https://user:token@host/...): the token is copied into the emitted Argo CD "
-        "Application, although credentials never live in Git (spec.eggo username/password "
-        "are refused). Fix: refuse userinfo in applications[].source.repoURL, naming the field"
-    ),
-)
 def test_a_token_in_an_application_repo_url_is_refused_not_emitted(tmp_path: Path) -> None:
     repo, out = tmp_path / "ops", tmp_path / "out"
     doc = province("beijing")
