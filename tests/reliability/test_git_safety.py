@@ -13,13 +13,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from gitops_edge.cli import main
 from tests.builders import git, git_init_commit, province, write_site
@@ -58,6 +61,18 @@ def executable(path: Path, body: str) -> Path:
     return path
 
 
+@pytest.fixture
+def cli_logging() -> Iterator[None]:
+    """``run`` configures logging for the process; put it back for the tests after this one."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    config = structlog.get_config()
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.configure(**config)
+
+
 def run_once_in_process(
     capsys: pytest.CaptureFixture[str], repo: str, tmp: Path
 ) -> tuple[int, str]:
@@ -85,7 +100,7 @@ def markers(tmp: Path) -> list[str]:
     ],
 )
 def test_an_unsafe_repository_url_is_refused_with_exit_2(
-    url: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    url: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], cli_logging: None
 ) -> None:
     marker = tmp_path / "RAN-url"
     bare = tmp_path / "ops.git"
@@ -98,7 +113,7 @@ def test_an_unsafe_repository_url_is_refused_with_exit_2(
 
 
 def test_an_ssh_url_whose_host_is_an_option_is_refused_with_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cli_logging: None
 ) -> None:
     marker = tmp_path / "RAN-ssh"
     repo = f"ssh://-oProxyCommand=touch%20{marker}/ops.git"
