@@ -1,14 +1,15 @@
 """Nothing in a repository location or a local repository's config makes gitops-edge run a program.
 
 * Repository URLs that would run a command (``ext::``), inject an option
-  (``--upload-pack=...``, ``-oProxyCommand=...``) or use a transport helper
-  (``file::``, ``fd::``) are refused by ``gitops-edge run --once`` (the CLI's ``main``,
-  in-process) with exit 2 and a sentence naming the problem, before git is ever started.
+  (``--upload-pack=...``, ``-oProxyCommand=...``, ``ssh://-oProxyCommand=...``) or
+  use a transport helper (``file::``, ``fd::``) are refused by ``gitops-edge run
+  --once`` (the CLI's ``main``, in-process) with exit 2 and a sentence naming the
+  problem, before git is ever started.
 * A local work tree read in place may carry a config nobody reviewed. A hostile
   ``core.fsmonitor`` and ``core.hooksPath`` (every hook touching a marker file) are
   armed, which the control shows: a plain ``git status`` runs them. ``render``,
   ``apply --emit dir``, ``plan`` and ``run --once`` on that tree (each runs git there to
-  stamp the revision) never do.
+  stamp the revision) never do. A content filter driver does (a strict xfail).
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ def test_an_ssh_url_whose_host_is_an_option_is_refused_with_exit_2(
     code, stderr = run_once_in_process(capsys, repo, tmp_path)
     assert not marker.exists()
     assert code == 2, stderr
+    assert "must not start with '-'" in stderr
+    assert not (tmp_path / "cache").exists()  # refused before any clone was attempted
 
 
 def hostile_work_tree(tmp: Path) -> Path:
