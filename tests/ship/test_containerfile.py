@@ -28,8 +28,10 @@ import os
 import re
 import shlex
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -282,10 +284,9 @@ def _install_copied_sources(instructions: list[Instruction], tmp: Path) -> Path 
             shutil.copy2(from_, to)
     venv = tmp / "venv"
     subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-        check=True,
-        timeout=60,
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60
     )
+    _see_running_environment(venv)
     cmd = [
         sys.executable,
         "-m",
@@ -314,6 +315,30 @@ def _install_copied_sources(instructions: list[Instruction], tmp: Path) -> Path 
             return None  # offline without a usable build backend: fall back
         pytest.fail(f"pip install of the copied sources failed:\n{proc.stderr[-3000:]}")
     return venv
+
+
+def _see_running_environment(venv: Path) -> None:
+    """Let ``venv`` import the dependencies installed where the tests run, not more.
+
+    ``--system-site-packages`` would show the *base* interpreter's packages: run from an
+    activated venv, that is the wrong set (GitPython lives in the venv, not the base).
+    A ``.pth`` line naming the running environment's site directories puts exactly those
+    on ``sys.path``, after the new venv's own site-packages (so the installed
+    gitops_edge wins), and without processing their ``.pth`` files (so an editable
+    install of the checkout stays out).
+    """
+    dirs = dict.fromkeys(
+        [
+            sysconfig.get_paths()["purelib"],
+            sysconfig.get_paths()["platlib"],
+            *site.getsitepackages(),
+            *([site.getusersitepackages()] if site.ENABLE_USER_SITE else []),
+        ]
+    )
+    (own,) = (venv / "lib").glob("python3*/site-packages")
+    (own / "running-environment.pth").write_text(
+        "".join(f"{d}\n" for d in dirs if Path(d).is_dir())
+    )
 
 
 def _clean_env() -> dict[str, str]:
