@@ -17,8 +17,10 @@ sites). Each worker stages its own sites' directories; the parent merges the lig
 plans in site order, so the plan, the report and every byte written are the same as
 in-process, and the same as the plain way.
 
-Sinks that cannot stage (``kube``, ``git:``) take the plain way, with only the named
-sites loaded when ``sites`` is given.
+Sinks that cannot stage (``kube``, ``git:``), and runs of named sites, take the plain
+way. Either way the fleet is checked as a whole (two sites sharing a cluster id, a host
+or an edge node are both invalid) and a site is removed only in a run in which every
+site loaded cleanly: the staged way collects each chunk's light identities for that.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.snapshot import LiveState
 from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
 from gitops_edge.plan.planner import guard_deletions, make_plan
+from gitops_edge.specs.fleet import Identity, clashes, identity_of
 from gitops_edge.specs.repo import RepoIndex, index_repo, load_sites
 from gitops_edge.specs.sites import SiteDir
 from gitops_edge.specs.yamlsafe import DEFAULT_LIMITS, Limits
@@ -84,13 +87,13 @@ def reconcile(
     """
     index = index_repo(repo_root, limits=limits)
     wanted = None if sites is None else set(sites)
-    dirs = [d for d in index.dirs if wanted is None or d.id in wanted]
-    if not isinstance(sink, DirSink):
-        repo = load_sites(index, dirs, limits=limits)
+    if not isinstance(sink, DirSink) or wanted is not None:
+        # the whole repo is loaded even for named sites: the fleet is checked as a whole
+        repo = load_sites(index, limits=limits)
         plan = make_plan(repo, sink.read_live(), revision=revision, sites=wanted)
         result = sink.emit(plan)
         return Summary(plan, len(plan.sites)), result
-    return _staged(index, dirs, sink, wanted, revision, chunk, jobs, limits)
+    return _staged(index, list(index.dirs), sink, revision, chunk, jobs, limits)
 
 
 @dataclass(frozen=True)
@@ -107,13 +110,14 @@ class _Done:
     sites: tuple[SitePlan, ...]
     staged: tuple[Staged, ...]
     result: EmitResult
+    identities: tuple[Identity, ...] = ()
+    """What the chunk's valid sites claim in the fleet (cluster id, IPs, nodeName)."""
 
 
 def _staged(
     index: RepoIndex,
     dirs: list[SiteDir],
     sink: DirSink,
-    wanted: set[str] | None,
     revision: str,
     chunk: int,
     jobs: int | None,
@@ -129,17 +133,36 @@ def _staged(
     workers = _jobs(jobs, len(dirs), len(tasks))
     planned: list[SitePlan] = []
     staged: list[Staged] = []
+    identities: list[Identity] = []
     result = EmitResult(sink.describe())
     for done in _run(tasks, workers):
         planned.extend(done.sites)
         staged.extend(done.staged)
+        identities.extend(done.identities)
         result.sites.update(done.result.sites)
+    # The fleet as a whole, now that every chunk is in: sites that share a cluster id, a
+    # host or an edge node are invalid, and what they staged is dropped.
+    found = clashes(identities)
+    if found:
+        sink.discard(s for s in staged if s.site in found)
+        staged = [s for s in staged if s.site not in found]
+        for site_id in found:
+            result.sites.pop(site_id, None)
+        planned = [
+            SitePlan(s.site, s.wave, "invalid", f"{len(found[s.site])} problem(s): {found[s.site][0]}")
+            if s.site in found
+            else s
+            for s in planned
+        ]
+        identities = [i for i in identities if i.site not in found]
     # Sites whose directory is gone: planned like make_plan does, against the same repo
-    # problems (a broken repo removes nothing).
-    gone = set(live.objects) - index.ids
-    removed = sorted(gone if wanted is None else gone & wanted)
+    # problems (a broken repo removes nothing) and only when every site loaded cleanly.
+    removed = sorted(set(live.objects) - index.ids)
     no_sites = load_sites(index, [], limits=limits)
-    rest = make_plan(no_sites, live, revision=revision, sites=removed)
+    clean = not no_sites.problems and not any(s.gate == "invalid" for s in planned)
+    rest = make_plan(
+        no_sites, live, revision=revision, sites=removed, fleet=identities, fleet_clean=clean
+    )
     removals, more, result_removed = _light(rest, sink)
     planned.extend(removals)
     staged.extend(more)
@@ -178,7 +201,8 @@ def _run_chunk(task: _Task) -> _Done:
     repo = load_sites(task.index, task.dirs, limits=task.limits)
     plan = make_plan(repo, sink.snapshot(), revision=task.revision, sites=[d.id for d in task.dirs])
     sites, staged, result = _light(plan, sink)
-    return _Done(sites, staged, result)
+    identities = tuple(i for i in map(identity_of, repo.sites) if i is not None)
+    return _Done(sites, staged, result, identities)
 
 
 def _light(

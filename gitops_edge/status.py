@@ -23,8 +23,9 @@ from typing import Any, Literal, get_args
 
 from gitops_edge.live.delivery import delivery_of
 from gitops_edge.live.inventory import EdgeNode, format_time, nodes_for_site
-from gitops_edge.live.progress import app_status, job_failure, job_outcome
+from gitops_edge.live.progress import app_status
 from gitops_edge.live.state import SITE_LABEL, LiveState
+from gitops_edge.plan.eggo_lifecycle import failure_of, latest_run
 from gitops_edge.specs.repo import RepoSpec
 from gitops_edge.specs.sites import Site
 
@@ -72,6 +73,8 @@ class EggoStatus:
     outcome: str
     reason: str
     created: str | None
+    failed_hosts: tuple[str, ...] = ()
+    """IPs eggo's summary reported failed: rolled back, not in the cluster."""
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,7 @@ def site_status(intent: Intent, live: LiveState) -> SiteStatus:
     matched = nodes_for_site(live.nodes, node_selector=intent.selector, node_name=intent.node_name)
     nodes = tuple(_node(n, intent.arch) for n in matched)
     objects = tuple(_object(o, matched, live.syncs) for o in sorted(objs, key=_obj_sort))
-    eggo = newest_eggo(objs)
+    eggo = newest_eggo(objs, live.run_reports)
     apps = _apps(objs, intent.apps)
     states = [s for o in objects for s in o.delivery.values()]
     delivered = states.count("delivered")
@@ -282,28 +285,25 @@ def _object(
     )
 
 
-def newest_eggo(objs: Iterable[Mapping[str, Any]]) -> EggoStatus | None:
-    """The most recent eggo Job of a site (creationTimestamp, then name), if any."""
-    jobs = [
-        o
-        for o in objs
-        if o.get("kind") == "Job"
-        and ((o.get("metadata") or {}).get("labels") or {}).get(COMPONENT) == EGGO_RUN
-    ]
-    if not jobs:
+def newest_eggo(
+    objs: Iterable[Mapping[str, Any]], reports: Mapping[str, str] | None = None
+) -> EggoStatus | None:
+    """The site's latest eggo run, by the same definition the planner uses (the run chain).
+
+    Its outcome is eggo's word: a run whose summary names failed hosts is failed.
+    """
+    run = latest_run([dict(o) for o in objs], assume_success=False, reports=reports)
+    if run is None:
         return None
-    job = max(
-        jobs, key=lambda j: (j["metadata"].get("creationTimestamp") or "", j["metadata"]["name"])
-    )
-    meta = job["metadata"]
-    outcome = job_outcome(job)
+    meta = run.job["metadata"]
     return EggoStatus(
-        job=str(meta.get("name", "")),
-        namespace=str(meta.get("namespace", "")),
-        operation=str((meta.get("labels") or {}).get(EGGO_OPERATION) or "run"),
-        outcome=outcome,
-        reason=job_failure(job) if outcome == "failed" else "",
+        job=run.name,
+        namespace=run.namespace,
+        operation=run.operation,
+        outcome=run.outcome,
+        reason=failure_of(run) if run.outcome == "failed" else "",
         created=meta.get("creationTimestamp"),
+        failed_hosts=run.failed_hosts,
     )
 
 

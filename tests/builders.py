@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import subprocess
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +15,21 @@ REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 
 
 def eggo_spec(
-    cluster_id: str = "gd-paas-01", *, net: int = 20, arch: str = "arm64"
+    cluster_id: str = "gd-paas-01", *, net: int | str = 20, arch: str = "arm64"
 ) -> dict[str, Any]:
-    """A complete eggo deploy config (no credentials) for one province cluster."""
-    m1 = {"name": "m1", "ip": f"10.{net}.0.11", "port": 22, "arch": arch}
+    """A complete eggo deploy config (no credentials) for one province cluster.
+
+    ``net`` picks the hosts' addresses (``10.<net>.0.x``, or ``10.<net>.x`` for a
+    two-part string), so that sites built alike do not share a machine.
+    """
+    prefix = f"10.{net}" if isinstance(net, str) else f"10.{net}.0"
+    m1 = {"name": "m1", "ip": f"{prefix}.11", "port": 22, "arch": arch}
     return {
         "cluster-id": cluster_id,
         "masters": [m1],
         "workers": [
             copy.deepcopy(m1),
-            {"name": "w1", "ip": f"10.{net}.0.21", "port": 22, "arch": arch},
+            {"name": "w1", "ip": f"{prefix}.21", "port": 22, "arch": arch},
         ],
         "runtime": "iSulad",
         "runtime-endpoint": "unix:///var/run/isulad.sock",
@@ -43,11 +49,23 @@ def eggo_spec(
     }
 
 
+def site_net(site_id: str) -> int | str:
+    """The network of a site's hosts: ``gd`` keeps 10.20.0.0/24, others get their own.
+
+    Two sites may not share a host IP (the fleet is checked as a whole), so each
+    site id maps to its own /24 (deterministically, from the id).
+    """
+    if site_id == "gd":
+        return 20
+    n = zlib.crc32(site_id.encode())
+    return f"{100 + n % 150}.{(n >> 8) % 250}"
+
+
 def province(site_id: str = "gd", **spec: Any) -> dict[str, Any]:
     """A valid ProvinceCluster document; keyword arguments override ``spec`` keys."""
     body: dict[str, Any] = {
         "sshKeySecret": "eggo-ssh",
-        "eggo": eggo_spec(f"{site_id}-paas"),
+        "eggo": eggo_spec(f"{site_id}-paas", net=site_net(site_id)),
         "applications": [
             {
                 "name": "base",

@@ -24,7 +24,14 @@ from gitops_edge.live.inventory import (
     build_inventory,
     now_utc,
 )
-from gitops_edge.live.state import MANAGED_BY, SITE_LABEL, LiveState, group_by_site
+from gitops_edge.live.progress import run_reports
+from gitops_edge.live.state import (
+    EGGO_POD_SELECTOR,
+    MANAGED_BY,
+    SITE_LABEL,
+    LiveState,
+    group_by_site,
+)
 
 
 def list_if_served(kube: KubeClient, res: r.Resource, **kw: Any) -> list[dict[str, Any]]:
@@ -56,6 +63,7 @@ def read_live(
     objs: list[dict[str, Any]] = []
     for res in managed:
         objs.extend(list_if_served(kube, res, label_selector=MANAGED_BY))
+    pods = list_if_served(kube, r.PODS, label_selector=EGGO_POD_SELECTOR)
     syncs: dict[str, str] = {}
     if with_syncs:
         syncs = index_object_syncs(list_if_served(kube, r.OBJECTSYNCS))
@@ -66,6 +74,7 @@ def read_live(
         nodes=build_inventory(nodes, lease_by_node, now=at, grace=grace),
         objects=group_by_site(objs),
         syncs=syncs,
+        run_reports=run_reports(pods),
     )
 
 
@@ -107,13 +116,17 @@ class LiveCache:
             )
             for res in managed
         ]
+        # eggo's summary arrives on the run's Pod when it terminates: a progress event too.
+        self.pods = Informer(
+            kube, r.PODS, label_selector=EGGO_POD_SELECTOR, on_event=on_progress, **opts
+        )
         self.syncs = Informer(kube, r.OBJECTSYNCS, **opts) if with_syncs else None
         self._stop = threading.Event()
 
     @property
     def informers(self) -> list[Informer]:
         extra = [self.syncs] if self.syncs is not None else []
-        return [self.nodes, self.leases, *self.managed, *extra]
+        return [self.nodes, self.leases, *self.managed, self.pods, *extra]
 
     def start(self) -> None:
         for inf in self.informers:
@@ -145,6 +158,7 @@ class LiveCache:
             nodes=build_inventory(self.nodes.items(), leases, now=at, grace=self.grace),
             objects=group_by_site(objs),
             syncs=index_object_syncs(self.syncs.items()) if self.syncs is not None else {},
+            run_reports=run_reports(self.pods.items()),
         )
 
 

@@ -16,6 +16,8 @@ from gitops_edge.live.inventory import EdgeNode
 
 MANAGED_BY = "app.kubernetes.io/managed-by=gitops-edge"
 SITE_LABEL = "gitops-edge.io/site"
+EGGO_POD_SELECTOR = "gitops-edge.io/component=eggo-run"
+"""The Pods of eggo runs (their template carries the run's labels)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,9 @@ class LiveState:
     syncs: dict[str, str] = field(default_factory=dict)
     has_nodes: bool = True
     """False when the source cannot see nodes (a directory sink): no edge gates apply."""
+    run_reports: dict[str, str] = field(default_factory=dict)
+    """eggo's own summary per run, ``<namespace>/<job>`` -> the eggo container's
+    termination message (see :func:`gitops_edge.live.progress.run_reports`)."""
 
     def site_objects(self, site_id: str) -> list[dict[str, Any]]:
         return self.objects.get(site_id, [])

@@ -9,7 +9,8 @@ says what the cluster is now. That record is the state; there is no private data
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,44 +26,89 @@ from gitops_edge.specs.yamlsafe import load_document
 
 PREVIOUS_RUN = "gitops-edge.io/previous-run"
 HOST_LISTS = ("masters", "workers", "etcds")
+ROLES = ("masters", "workers")
+"""The lists eggo joins and deletes machines in; ``etcds`` change only by a rebuild."""
 
 
 @dataclass(frozen=True)
 class EggoRun:
-    """One recorded eggo run read from live objects."""
+    """One recorded eggo run read from live objects.
+
+    ``outcome`` is eggo's word, not only the Job's: eggo exits 0 when hosts fail
+    (``cmd/join.go`` ``joinCluster`` rolls failed hosts back, drops them from the
+    saved config and prints ``<ip>\t\tfailure`` through ``ClusterStatus.Show``,
+    ``pkg/api/tools.go``; ``cmd/deploy.go`` does the same with rollback on;
+    openeuler-mirror/eggo cb51e25b). A run whose summary names failed hosts is a
+    failed run, and those hosts are not in the cluster it leaves behind.
+    """
 
     job: dict[str, Any]
     config: dict[str, Any] | None
     operation: str
     outcome: JobOutcome
+    failed_hosts: tuple[str, ...] = ()
+    completed: bool = False
+    """eggo exited 0: its saved config (this run's record, minus failed hosts) is the cluster."""
 
     @property
     def name(self) -> str:
         return str(self.job["metadata"]["name"])
 
+    @property
+    def namespace(self) -> str:
+        return str(self.job["metadata"].get("namespace") or "")
+
     def cluster(self) -> DeployConfig | None:
-        """The cluster spec after this run (None when unreadable)."""
+        """The cluster spec after this run, failed hosts taken out (None when unreadable)."""
         text = ((self.config or {}).get("data") or {}).get("deploy.yaml")
         if not isinstance(text, str):
             return None
         try:
-            return DeployConfig.model_validate(load_document(text))
+            conf = DeployConfig.model_validate(load_document(text))
         except (yaml.YAMLError, ValidationError):
             return None
+        if not self.failed_hosts:
+            return conf
+        gone = set(self.failed_hosts)
+        return conf.model_copy(
+            update={
+                role: [h for h in getattr(conf, role) if h.ip not in gone] for role in HOST_LISTS
+            }
+        )
 
 
-def eggo_runs(objs: Iterable[dict[str, Any]], *, assume_success: bool) -> list[EggoRun]:
-    """Recorded runs, oldest first.
+def failed_hosts_of(summary: str) -> tuple[str, ...]:
+    """The IPs eggo's summary marks ``failure`` (``<ip>\t\tfailure`` lines), in order."""
+    out = []
+    for line in summary.splitlines():
+        m = _SUMMARY_LINE.match(line)
+        if m and m.group(2) == "failure":
+            out.append(m.group(1))
+    return tuple(dict.fromkeys(out))
+
+
+_SUMMARY_LINE = re.compile(r"^(\S+)\t+(success|failure)\s*$")
+
+
+def eggo_runs(
+    objs: Iterable[dict[str, Any]],
+    *,
+    assume_success: bool,
+    reports: Mapping[str, str] | None = None,
+) -> list[EggoRun]:
+    """Recorded runs, oldest first: the one definition of "the latest eggo run".
 
     Each run names the run it followed (``gitops-edge.io/previous-run``), so the order
     is the chain of runs, not clocks: two runs created in the same second (timestamps
-    have second resolution) still sort right. Runs outside a chain fall back to
-    creationTimestamp, then name.
+    have second resolution), or on machines whose clocks disagree, still sort right.
+    Runs outside a chain fall back to creationTimestamp, then name.
 
     ``assume_success``: the live source carries no Job status (a directory sink), so
-    a recorded run counts as succeeded.
+    a recorded run counts as succeeded. ``reports``: eggo's summary per run
+    (``<namespace>/<job>`` -> the eggo container's termination message).
     """
     objs = list(objs)
+    reports = reports or {}
     configs = {
         o["metadata"]["name"]: o
         for o in objs
@@ -78,8 +124,17 @@ def eggo_runs(objs: Iterable[dict[str, Any]], *, assume_success: bool) -> list[E
         outcome: JobOutcome = (
             "succeeded" if assume_success and not o.get("status") else job_outcome(o)
         )
+        key = f"{o['metadata'].get('namespace') or ''}/{o['metadata']['name']}"
+        failed = failed_hosts_of(reports.get(key, "")) if outcome == "succeeded" else ()
         runs.append(
-            EggoRun(o, configs.get(cm_name), str(labels.get(EGGO_OPERATION, "deploy")), outcome)
+            EggoRun(
+                o,
+                configs.get(cm_name),
+                str(labels.get(EGGO_OPERATION, "deploy")),
+                "failed" if failed else outcome,
+                failed,
+                completed=outcome == "succeeded",
+            )
         )
     by_name = {r.name: r for r in runs}
 
@@ -93,6 +148,17 @@ def eggo_runs(objs: Iterable[dict[str, Any]], *, assume_success: bool) -> list[E
     return runs
 
 
+def latest_run(
+    objs: Iterable[dict[str, Any]],
+    *,
+    assume_success: bool,
+    reports: Mapping[str, str] | None = None,
+) -> EggoRun | None:
+    """The site's latest eggo run (see :func:`eggo_runs`), shared by plan, status and metrics."""
+    runs = eggo_runs(objs, assume_success=assume_success, reports=reports)
+    return runs[-1] if runs else None
+
+
 def chain(obj: dict[str, Any], previous: EggoRun | None) -> dict[str, Any]:
     """Record ``previous`` on a new run's Job (the spec hash is recomputed)."""
     if previous is None or obj.get("kind") != "Job":
@@ -102,9 +168,13 @@ def chain(obj: dict[str, Any], previous: EggoRun | None) -> dict[str, Any]:
 
 
 def applied_cluster(runs: list[EggoRun]) -> tuple[DeployConfig | None, bool]:
-    """(cluster spec now, readable). After a succeeded cleanup there is no cluster."""
+    """(cluster spec now, readable). After a completed cleanup there is no cluster.
+
+    The last run eggo completed (exit 0) says what the cluster is, minus the hosts its
+    summary reports failed: eggo rolled those back and dropped them from its own config.
+    """
     for run in reversed(runs):
-        if run.outcome != "succeeded":
+        if not run.completed:
             continue
         if run.operation == "cleanup":
             return None, True
@@ -114,6 +184,11 @@ def applied_cluster(runs: list[EggoRun]) -> tuple[DeployConfig | None, bool]:
 
 
 def failure_of(run: EggoRun) -> str:
+    if run.failed_hosts:
+        return (
+            f"eggo reported host(s) {', '.join(run.failed_hosts)} failed (rolled back, not in "
+            "the cluster; see the Job's logs)"
+        )
     return job_failure(run.job)
 
 
@@ -130,8 +205,30 @@ class Step:
     detail: str = ""
 
 
-def _host_key(h: HostConfig) -> tuple[str, str, int, str]:
-    return (h.name, h.ip, h.port, h.arch or "amd64")
+def _machines(conf: DeployConfig) -> dict[str, tuple[HostConfig, tuple[str, ...]]]:
+    """Machines by IP with the roles they hold, as eggo identifies them.
+
+    eggo matches hosts by address (``cmd/delete.go`` ``splitDeletedConfigs`` compares
+    ``h.Ip``; ``RunChecker`` refuses a duplicate ``ip``; openeuler-mirror/eggo cb51e25b):
+    a name, port or arch is a property of the machine at that IP, never a new machine.
+    """
+    out: dict[str, tuple[HostConfig, tuple[str, ...]]] = {}
+    for role in ROLES:
+        for h in getattr(conf, role):
+            host, roles = out.get(h.ip, (h, ()))
+            out[h.ip] = (host, (*roles, role))
+    return out
+
+
+def _property_changes(before: HostConfig, after: HostConfig) -> list[str]:
+    out = []
+    if before.name != after.name:
+        out.append(f"name {before.name} -> {after.name}")
+    if before.port != after.port:
+        out.append(f"port {before.port} -> {after.port}")
+    if (before.arch or "amd64") != (after.arch or "amd64"):
+        out.append(f"arch {before.arch or 'amd64'} -> {after.arch or 'amd64'}")
+    return out
 
 
 def _without_hosts(conf: DeployConfig) -> dict[str, Any]:
@@ -148,8 +245,12 @@ def _changed_keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 def next_step(applied: DeployConfig | None, desired: DeployConfig) -> Step:
     """The one eggo operation that moves the cluster from ``applied`` towards ``desired``.
 
-    Joins go before deletes (capacity first); when both are needed the join's result
-    keeps the hosts still to be deleted, so the following run deletes them.
+    A host is its IP: a machine already in the cluster whose name, SSH port or arch
+    changed is neither joined nor deleted (eggo would reject the duplicate IP, or
+    remove a live machine); the site is blocked until the spec says it the old way, or
+    the machine is removed in one change and added back in the next. Joins go before
+    deletes (capacity first); when both are needed the join's result keeps the hosts
+    still to be deleted, so the following run deletes them.
     """
     if applied is None:
         return Step("deploy", desired, detail=f"deploy cluster {desired.cluster_id}")
@@ -157,44 +258,59 @@ def next_step(applied: DeployConfig | None, desired: DeployConfig) -> Step:
     if base_a != base_d or applied.etcds != desired.etcds:
         keys = _changed_keys(base_a, base_d) or ["etcds"]
         return Step("rebuild", desired, detail=f"eggo cannot change {', '.join(keys)} in place")
-    if (
-        applied.masters
-        and desired.masters
-        and _host_key(applied.masters[0]) != _host_key(desired.masters[0])
-    ):
+    before, after = _machines(applied), _machines(desired)
+    changed = []
+    for ip in sorted(before.keys() & after.keys()):
+        (old, old_roles), (new, new_roles) = before[ip], after[ip]
+        what = _property_changes(old, new)
+        gained = [r.removesuffix("s") for r in new_roles if r not in old_roles]
+        if gained:
+            what.append(f"new role {', '.join(gained)}")
+        if what:
+            changed.append(f"host {ip} ({old.name}): {', '.join(what)}")
+    if changed:
         return Step(
             "blocked",
-            detail=f"the first master {applied.masters[0].name} cannot be removed or changed; it holds the cluster's certificates (rebuild instead)",
+            detail=(
+                "eggo cannot change a machine of a live cluster in place ("
+                + "; ".join(changed)
+                + "): put the old values back, or remove the machine in one change and "
+                "add it back in the next"
+            ),
         )
-    added: dict[str, list[HostConfig]] = {}
-    removed: dict[str, list[HostConfig]] = {}
-    for role in ("masters", "workers"):
-        before = {_host_key(h): h for h in getattr(applied, role)}
-        after = {_host_key(h): h for h in getattr(desired, role)}
-        added[role] = [h for k, h in after.items() if k not in before]
-        removed[role] = [h for k, h in before.items() if k not in after]
-    if any(added.values()):
-        result = applied.model_copy(
-            update={
-                role: [*getattr(applied, role), *added[role]] for role in ("masters", "workers")
-            }
-        )
-        hosts = tuple(h for role in ("masters", "workers") for h in added[role])
-        return Step("join", result, hosts, "join " + ", ".join(f"{h.name} ({h.ip})" for h in hosts))
-    if any(removed.values()):
-        result = applied.model_copy(
-            update={
-                role: [h for h in getattr(applied, role) if h not in removed[role]]
-                for role in ("masters", "workers")
-            }
-        )
-        still = {h.name for role in ("masters", "workers") for h in getattr(result, role)}
-        hosts = tuple(
-            dict.fromkeys(
-                h for role in ("masters", "workers") for h in removed[role] if h.name not in still
+    if applied.masters:
+        first = applied.masters[0]
+        if first.ip not in after or "masters" not in after[first.ip][1]:
+            return Step(
+                "blocked",
+                detail=f"the first master {first.name} ({first.ip}) cannot be removed; it holds the cluster's certificates (rebuild instead)",
             )
+    added = [ip for ip in after if ip not in before]
+    removed = [ip for ip in before if ip not in after]
+    if added:
+        result = applied.model_copy(
+            update={
+                role: [
+                    *getattr(applied, role),
+                    *(h for h in getattr(desired, role) if h.ip in added),
+                ]
+                for role in ROLES
+            }
         )
-        if not hosts:
-            return Step("none", desired, detail="only a role changed; eggo keeps the machine")
-        return Step("delete", result, hosts, "delete " + ", ".join(h.name for h in hosts))
+        hosts = tuple(after[ip][0] for ip in added)
+        return Step("join", result, hosts, "join " + ", ".join(f"{h.name} ({h.ip})" for h in hosts))
+    if removed:
+        result = applied.model_copy(
+            update={
+                role: [h for h in getattr(applied, role) if h.ip not in removed] for role in ROLES
+            }
+        )
+        hosts = tuple(before[ip][0] for ip in removed)
+        return Step(
+            "delete", result, hosts, "delete " + ", ".join(f"{h.name} ({h.ip})" for h in hosts)
+        )
+    if {ip: roles for ip, (_h, roles) in before.items()} != {
+        ip: roles for ip, (_h, roles) in after.items()
+    }:
+        return Step("none", desired, detail="only a role changed; eggo keeps the machine")
     return Step("none", desired)

@@ -6,7 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Action = Literal["create", "update", "delete", "unchanged"]
-Gate = Literal["ready", "deferred", "blocked", "suspended", "invalid", "waiting", "removed"]
+Gate = Literal[
+    "ready", "deferred", "blocked", "failed", "suspended", "invalid", "waiting", "removed"
+]
+"""``failed``: the latest eggo run failed (or eggo reported failed hosts) or an
+Application is Degraded; the site's other changes still go out, eggo is not rerun."""
 
 HISTORY_COMPONENTS = frozenset({"eggo-run", "eggo-config"})
 """eggo runs are records: kept while the site exists, so a past run stays readable."""
@@ -62,6 +66,8 @@ class EggoStep:
     ]
     detail: str = ""
     job: str = ""
+    failed_hosts: tuple[str, ...] = ()
+    """IPs eggo's own summary reported failed (rolled back, not in the cluster)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,8 @@ class SitePlan:
     done: bool = False
     """Nothing pending and the last eggo run and Applications are healthy (wave accounting)."""
     failed: bool = False
+    in_repo: bool = True
+    """False for a site whose directory is gone (it belongs to no wave)."""
 
     def pending(self) -> tuple[ObjectChange, ...]:
         return tuple(c for c in self.changes if c.action != "unchanged")
@@ -88,7 +96,7 @@ class SitePlan:
     @property
     def emits(self) -> bool:
         """True when this run writes anything for the site."""
-        return self.gate in ("ready", "removed") and bool(self.pending())
+        return self.gate in ("ready", "failed", "removed") and bool(self.pending())
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,7 @@ class Plan:
         return sum(
             1
             for s in self.sites
-            if s.gate in ("ready", "removed")
+            if s.gate in ("ready", "failed", "removed")
             for c in s.changes
             if c.action == "delete"
         )

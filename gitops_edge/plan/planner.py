@@ -11,7 +11,7 @@ Safety rules live here, in one place:
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,6 +20,7 @@ from gitops_edge.live.state import LiveState
 from gitops_edge.plan import eggo_lifecycle as lifecycle
 from gitops_edge.plan.diff import drift, spec_hash
 from gitops_edge.plan.gates import edge_gate
+from gitops_edge.plan.holders import Holders, holding_of
 from gitops_edge.plan.model import (
     HISTORY_COMPONENTS,
     EggoStep,
@@ -31,8 +32,15 @@ from gitops_edge.plan.model import (
 from gitops_edge.plan.waves import gate_waves
 from gitops_edge.render import meta
 from gitops_edge.render.context import RenderContext
-from gitops_edge.render.eggo_job import EggoOperation, eggo_run_objects
+from gitops_edge.render.eggo_job import (
+    EggoOperation,
+    deploy_config,
+    eggo_run_objects,
+    summarised,
+)
 from gitops_edge.render.site import RenderResult, render_repo
+from gitops_edge.specs.eggo import DeployConfig, check
+from gitops_edge.specs.fleet import Identity, identity_of
 from gitops_edge.specs.repo import RepoSpec
 from gitops_edge.specs.sites import Site
 
@@ -50,15 +58,21 @@ def make_plan(
     revision: str,
     sites: Iterable[str] | None = None,
     rendered: RenderResult | None = None,
+    fleet: Sequence[Identity] | None = None,
+    fleet_clean: bool | None = None,
 ) -> Plan:
     """Plan every site (or only ``sites``, for an incremental run) against ``live``.
 
     A named site whose directory is gone is planned for removal like in a full run.
+    ``fleet`` (default: from ``repo``) is the identity of every site of the repo, and
+    ``fleet_clean`` (default: from ``repo``) whether every one of them loaded cleanly:
+    a caller that loads the repo a chunk at a time passes both for the whole repo.
     """
     wanted = None if sites is None else set(sites)
     result = rendered or render_repo(repo, revision=revision, sites=wanted)
     ctx = RenderContext(repo.settings, revision, repo.bundle)
     feedback = live.has_nodes
+    holders = Holders(live, assume_success=not feedback)
     plans: list[SitePlan] = []
     for site in repo.sites:
         if wanted is not None and site.id not in wanted:
@@ -77,14 +91,28 @@ def make_plan(
             continue
         plans.append(
             _plan_site(
-                site, result.objects[site.id], live.site_objects(site.id), live, ctx, feedback
+                site,
+                result.objects[site.id],
+                live.site_objects(site.id),
+                live,
+                ctx,
+                feedback,
+                holders,
             )
         )
-    if not repo.problems and not result.repo_problems:
-        known = {s.id for s in repo.sites}
-        gone = set(live.objects) - known
-        for site_id in sorted(gone if wanted is None else gone & wanted):
-            plans.append(_plan_removed(site_id, live.site_objects(site_id), feedback))
+    repo_problems = (*repo.problems, *result.repo_problems)
+    if fleet_clean is None:
+        fleet_clean = not repo_problems and all(s.valid for s in repo.sites) and not result.problems
+    if fleet is None:
+        fleet = [i for i in map(identity_of, repo.sites) if i is not None]
+    known = {s.id for s in repo.sites} | {i.site for i in fleet}
+    gone = set(live.objects) - known
+    for site_id in sorted(gone if wanted is None else gone & wanted):
+        plans.append(
+            _plan_removed(
+                site_id, live, feedback, fleet=fleet, clean=fleet_clean and not repo_problems
+            )
+        )
     context: list[SitePlan] = []
     if wanted is not None and feedback:
         context = [_observed(s, live) for s in repo.sites if s.id not in wanted]
@@ -96,7 +124,7 @@ def make_plan(
         revision,
         tuple(plans),
         current_wave=current,
-        problems=tuple(str(p) for p in (*repo.problems, *result.repo_problems)),
+        problems=tuple(str(p) for p in repo_problems),
     )
     return guard_deletions(plan, repo.settings.spec.prune.maxDeletions)
 
@@ -124,8 +152,7 @@ def _observed(site: Site, live: LiveState) -> SitePlan:
         return SitePlan(site.id, spec.rollout.wave, "suspended")
     gate, _reason, _nodes = edge_gate(site, live)
     objs = live.site_objects(site.id)
-    runs = lifecycle.eggo_runs(objs, assume_success=False)
-    latest = runs[-1] if runs else None
+    latest = lifecycle.latest_run(objs, assume_success=False, reports=live.run_reports)
     eggo_failed = latest is not None and latest.outcome == "failed"
     eggo_ok = spec.eggo is None or (latest is not None and latest.outcome == "succeeded")
     health = [app_status(o) for o in objs if o.get("kind") == "Application"]
@@ -150,14 +177,19 @@ def _with_eggo(site: Site, conf: Any) -> Site:
 
 
 def _plan_eggo(
-    site: Site, live_objs: list[dict[str, Any]], ctx: RenderContext, feedback: bool
+    site: Site,
+    live_objs: list[dict[str, Any]],
+    ctx: RenderContext,
+    feedback: bool,
+    reports: Mapping[str, str],
+    holders: Holders,
 ) -> tuple[EggoStep | None, list[dict[str, Any]], str, bool]:
     """(step, desired eggo objects, blocking reason, failed) for a job-mode site."""
     assert site.spec is not None
     desired_conf = site.spec.spec.eggo
     if desired_conf is None or ctx.settings.spec.eggo.mode != "job":
         return None, [], "", False
-    runs = lifecycle.eggo_runs(live_objs, assume_success=not feedback)
+    runs = lifecycle.eggo_runs(live_objs, assume_success=not feedback, reports=reports)
     latest = runs[-1] if runs else None
     if latest is not None and latest.outcome in ("pending", "running"):
         return (
@@ -175,8 +207,24 @@ def _plan_eggo(
             True,
         )
     step = lifecycle.next_step(applied, desired_conf)
+    if latest is not None and latest.outcome == "failed" and _retries(latest, step):
+        # eggo's word: a failed run stays failed until the spec asks for something
+        # else or the operator deletes its Job; it is never silently retried
+        wants = "" if step.kind == "none" else f"; the spec still asks for {step.detail}"
+        return (
+            EggoStep(
+                "failed",
+                f"eggo {latest.operation} (Job {latest.name}) failed: {lifecycle.failure_of(latest)}{wants}; "
+                f"fix the cause and delete Job {latest.name} to retry, or change the spec",
+                latest.name,
+                latest.failed_hosts,
+            ),
+            [],
+            "",
+            True,
+        )
     if step.kind == "none":
-        return EggoStep("none", "cluster matches the spec"), [], "", False
+        return EggoStep("none", step.detail or "cluster matches the spec"), [], "", False
     if step.kind == "blocked":
         return EggoStep("none", step.detail), [], step.detail, False
     if step.kind == "rebuild":
@@ -192,6 +240,9 @@ def _plan_eggo(
     else:
         assert step.kind in ("deploy", "join", "delete")
         op, conf = EggoOperation(step.kind, step.hosts), step.result or desired_conf
+    refusal = _unsafe(site, op, conf, holders)
+    if refusal:
+        return EggoStep("none", refusal), [], refusal, False
     objs = [lifecycle.chain(o, latest) for o in eggo_run_objects(_with_eggo(site, conf), ctx, op)]
     job_name = next(o["metadata"]["name"] for o in objs if o["kind"] == "Job")
     failed_before = next((r for r in runs if r.name == job_name and r.outcome == "failed"), None)
@@ -201,6 +252,7 @@ def _plan_eggo(
                 "failed",
                 f"eggo {op.kind} failed: {lifecycle.failure_of(failed_before)}; change the spec or delete Job {job_name} to retry",
                 job_name,
+                failed_before.failed_hosts,
             ),
             [],  # the failed run stays as a record; re-applying its Job would not rerun it
             "",
@@ -215,6 +267,56 @@ def _plan_eggo(
         objs,
         "",
         False,
+    )
+
+
+def _retries(latest: lifecycle.EggoRun, step: lifecycle.Step) -> bool:
+    """True when ``step`` would redo (or merely accept) the failed ``latest`` run.
+
+    After a run whose hosts failed, the believed cluster lacks those hosts, so the next
+    step is a join of exactly them: a retry, not a new request. ``none`` means the spec
+    now matches what is left, which still needs the operator to acknowledge the failure.
+    """
+    if step.kind == "none":
+        return True
+    if latest.failed_hosts and step.kind == "join":
+        return {h.ip for h in step.hosts} <= set(latest.failed_hosts)
+    return False
+
+
+def _unsafe(site: Site, op: EggoOperation, conf: DeployConfig, holders: Holders) -> str:
+    """Why this eggo run must not be emitted ("" when it may).
+
+    Every config gitops-edge hands eggo passes eggo's own checker (the record is what
+    ``join`` and ``delete`` merge with eggo's saved config, and eggo runs ``RunChecker``
+    on that merge, ``cmd/join.go``); and a deploy or join never touches a machine or a
+    cluster id that another site's live cluster holds (a copied directory, a moved
+    site, two sites swapping a host).
+    """
+    findings = check(deploy_config(conf))
+    if findings:
+        loc, message = findings[0]
+        where = ".".join(str(p) for p in loc)
+        return (
+            f"the eggo config this change leads to fails eggo's checker ({where}: {message}"
+            f"{f'; and {len(findings) - 1} more' if len(findings) > 1 else ''}); nothing is run"
+        )
+    if op.kind not in ("deploy", "join"):
+        return ""
+    if op.kind == "deploy":
+        ips = frozenset(h.ip for h in conf.all_hosts() if h.ip) | (
+            {conf.loadbalance.ip} if conf.loadbalance.ip else frozenset()
+        )
+        conflicts = holders.conflicts(site.id, conf.cluster_id, ips)
+    else:
+        conflicts = holders.conflicts(site.id, "", frozenset(h.ip for h in op.hosts))
+    if not conflicts:
+        return ""
+    return (
+        f"eggo {op.kind} refused: {'; '.join(conflicts)}. A moved cluster is not a new cluster: "
+        "put it back under its site id (gitops-edge does not move a live cluster between "
+        "sites); to move a host, delete it from the other site in one change and add it here "
+        "in the next"
     )
 
 
@@ -258,11 +360,14 @@ def _plan_site(
     live: LiveState,
     ctx: RenderContext,
     feedback: bool,
+    holders: Holders,
 ) -> SitePlan:
     assert site.spec is not None
     spec = site.spec.spec
     base = [o for o in rendered if not _is_history(o)]
-    step, eggo_objs, blocked, failed = _plan_eggo(site, live_objs, ctx, feedback)
+    step, eggo_objs, blocked, failed = _plan_eggo(
+        site, live_objs, ctx, feedback, live.run_reports, holders
+    )
     if step is None:  # operator mode or no eggo: eggo objects are ordinary desired state
         base, eggo_objs = rendered, []
     history = {obj_key(o) for o in live_objs if _is_history(o)}
@@ -275,6 +380,9 @@ def _plan_site(
         gate, reason = "suspended", "spec.suspend is true: validated and reported, nothing emitted"
     elif gate == "ready" and blocked:
         gate, reason = "blocked", blocked
+    elif gate == "ready" and (failed or app_failed):
+        gate = "failed"
+        reason = step.detail if failed and step is not None else "an Application is Degraded"
     return SitePlan(
         site.id,
         spec.rollout.wave,
@@ -300,16 +408,47 @@ def _progress(
     return (not pending and apps_ok and eggo_ok and not app_failed), app_failed
 
 
-def _plan_removed(site_id: str, live_objs: list[dict[str, Any]], feedback: bool) -> SitePlan:
-    """A site whose directory is gone: Retain prunes our objects; Cleanup runs eggo cleanup first."""
+def _plan_removed(
+    site_id: str, live: LiveState, feedback: bool, *, fleet: Sequence[Identity], clean: bool
+) -> SitePlan:
+    """A site whose directory is gone: Retain prunes our objects; Cleanup runs eggo cleanup first.
+
+    Only when the directory really is gone: a run in which any site or the repo failed
+    to load removes nothing (a renamed ``cluster.yaml``, a broken ``provinces/``), and a
+    cluster that reappears under another site id has moved, which is never a cleanup.
+    """
+    live_objs = live.site_objects(site_id)
     ns = next((o for o in live_objs if o.get("kind") == "Namespace"), None)
     policy = ((ns or {}).get("metadata", {}).get("annotations") or {}).get(
         meta.DELETION_POLICY, "Retain"
     )
+    if not clean:
+        return SitePlan(
+            site_id,
+            0,
+            "removed",
+            f"directory removed; held back: removals go out only in a run in which every site "
+            f"and the repo load cleanly (deletionPolicy {policy}); nothing is deleted",
+            in_repo=False,
+        )
+    held = holding_of(site_id, live, assume_success=not feedback)
+    if held is not None:
+        movers = [i for i in fleet if i.cluster_id == held.cluster_id or (i.ips & held.ips)]
+        if movers:
+            names = ", ".join(f"site {i.site} ({i.file})" for i in movers)
+            return SitePlan(
+                site_id,
+                0,
+                "blocked",
+                f"directory removed, but its live cluster {held.cluster_id} appears under {names}: "
+                "a moved cluster is not a new cluster, so it is neither cleaned up nor deployed "
+                "again; put the directory back under its old site id (nothing is deleted)",
+                in_repo=False,
+            )
     deletes = [
         ObjectChange("delete", obj_key(o), None, o, "site removed from the repo") for o in live_objs
     ]
-    runs = lifecycle.eggo_runs(live_objs, assume_success=not feedback)
+    runs = lifecycle.eggo_runs(live_objs, assume_success=not feedback, reports=live.run_reports)
     if policy != "Cleanup" or not runs:
         return SitePlan(
             site_id,
@@ -317,6 +456,7 @@ def _plan_removed(site_id: str, live_objs: list[dict[str, Any]], feedback: bool)
             "removed",
             f"directory removed; deletionPolicy {policy}: the province cluster is left running",
             tuple(deletes),
+            in_repo=False,
         )
     latest = runs[-1]
     if latest.operation == "cleanup":
@@ -328,6 +468,7 @@ def _plan_removed(site_id: str, live_objs: list[dict[str, Any]], feedback: bool)
                 "eggo cleanup succeeded; removing the site's objects",
                 tuple(deletes),
                 EggoStep("none", "cluster cleaned up"),
+                in_repo=False,
             )
         if latest.outcome == "failed":
             return SitePlan(
@@ -338,6 +479,7 @@ def _plan_removed(site_id: str, live_objs: list[dict[str, Any]], feedback: bool)
                 (),
                 EggoStep("failed", "cleanup failed", latest.name),
                 failed=True,
+                in_repo=False,
             )
         return SitePlan(
             site_id,
@@ -346,6 +488,7 @@ def _plan_removed(site_id: str, live_objs: list[dict[str, Any]], feedback: bool)
             "eggo cleanup in progress",
             (),
             EggoStep("running", "cleanup", latest.name),
+            in_repo=False,
         )
     job = lifecycle.chain(cleanup_job(latest.job), latest)
     change = ObjectChange(
@@ -358,6 +501,7 @@ def _plan_removed(site_id: str, live_objs: list[dict[str, Any]], feedback: bool)
         "directory removed; deletionPolicy Cleanup: running eggo cleanup, then removing the site's objects",
         (change,),
         EggoStep("cleanup", "cleanup before removal", job["metadata"]["name"]),
+        in_repo=False,
     )
 
 
@@ -369,7 +513,7 @@ def cleanup_job(last: dict[str, Any]) -> dict[str, Any]:
         md.pop(key, None)
     cluster_id = md.get("labels", {}).get(meta.CLUSTER_ID, "")
     container = job["spec"]["template"]["spec"]["containers"][0]
-    container["command"] = ["eggo", "cleanup", "--id", cluster_id]
+    container["command"] = summarised(["eggo", "cleanup", "--id", cluster_id])
     container.pop("args", None)
     template_labels = job["spec"]["template"].get("metadata", {}).get("labels", {})
     for k in (

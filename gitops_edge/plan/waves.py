@@ -1,7 +1,9 @@
 """Rollout waves: a change spanning many sites goes out wave by wave.
 
 Wave N+1 starts when every online site of wave N is done (eggo run succeeded,
-Applications healthy) and no more than ``maxFailures`` of them failed. An offline
+Applications healthy) and the wave has no more failed sites than it tolerates:
+``rollout.maxFailures`` is the number of failed sites a wave tolerates (0: one failed
+site holds the next waves; 1: two do). A failed, blocked or invalid site counts. An offline
 (deferred) or suspended site never holds a wave back: it is caught up when its
 node returns, independently of the wave that is running then.
 """
@@ -41,11 +43,11 @@ def gate_waves(
             continue
         for s in members:
             out[s.site] = s
-        counted = [s for s in members if s.gate not in NEUTRAL]
-        failed = [s for s in counted if s.failed or s.gate in ("blocked", "invalid")]
+        counted = [s for s in members if s.gate not in NEUTRAL and s.in_repo]
+        failed = [s for s in counted if s.failed or s.gate in ("blocked", "failed", "invalid")]
         done = [s for s in counted if s.done]
         if len(failed) > max_failures:
-            hold_reason = f"wave {wave} halted: {len(failed)} site(s) failed ({', '.join(s.site for s in failed[:5])}), more than rollout.maxFailures={max_failures}"
+            hold_reason = f"wave {wave} halted: {len(failed)} site(s) failed ({', '.join(s.site for s in failed[:5])}); rollout.maxFailures={max_failures} tolerates {max_failures}"
             current = wave
         elif len(done) + len(failed) < len(counted):
             hold_reason = f"waiting for wave {wave}: {len(done)}/{len(counted)} online site(s) done"

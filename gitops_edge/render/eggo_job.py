@@ -116,8 +116,48 @@ def eggo_command(op: EggoOperation, cluster_id: str) -> list[str]:
     if op.kind == "delete":
         if not op.hosts:
             raise ValueError("delete needs the removed hosts")
-        return ["eggo", "delete", "--id", cluster_id, *(h.name for h in op.hosts)]
+        # by IP: eggo matches a delete argument against name or ip (cmd/delete.go
+        # splitDeletedConfigs), and the IP is what identifies a machine
+        return ["eggo", "delete", "--id", cluster_id, *(h.ip for h in op.hosts)]
     return ["eggo", "cleanup", "--id", cluster_id]
+
+
+TERMINATION_LOG = "/dev/termination-log"
+SUMMARY_SCRIPT = """\
+status="${TMPDIR:-/tmp}/eggo-exit-status"
+summary="${EGGO_SUMMARY_FILE:-/dev/termination-log}"
+tab=$(printf '\\t')
+: > "$status"
+: > "$summary"
+{ "$@" 2>&1; echo "$?" > "$status"; } | while IFS= read -r line || [ -n "$line" ]; do
+  printf '%s\\n' "$line"
+  case "$line" in
+    "message: "*|*"${tab}failure") printf '%s\\n' "$line" >> "$summary" ;;
+  esac
+done
+read -r rc < "$status" || rc=1
+case "$rc" in ''|*[!0-9]*) rc=1 ;; esac
+exit "$rc"
+"""
+"""Runs eggo (its argv as ``"$@"``), streams its output to the log and copies its summary
+(the ``message:`` line and every ``<ip>\\t\\tfailure`` line of ``ClusterStatus.Show``,
+eggo ``pkg/api/tools.go``) to the container's termination message, then exits with
+eggo's status. eggo exits 0 when hosts fail (``cmd/join.go``, openeuler-mirror/eggo
+cb51e25b): the summary is the only place that says so, and the planner reads it back
+from the Pod. Only ``sh`` builtins are used, and no value from Git is parsed by the
+shell: eggo's argv are positional parameters. Success lines are left out so the failed
+hosts always fit the kubelet's 4 096-byte termination-message limit."""
+
+
+def summarised(command: list[str]) -> list[str]:
+    """The container command that runs eggo's ``command`` under :data:`SUMMARY_SCRIPT`."""
+    return ["/bin/sh", "-c", SUMMARY_SCRIPT, "eggo-run", *command]
+
+
+def eggo_argv(command: list[str]) -> list[str]:
+    """eggo's own argv inside a container command made by :func:`summarised`."""
+    head = summarised([])
+    return command[len(head) :] if command[: len(head)] == head else command
 
 
 def eggo_run_objects(site: Site, ctx: RenderContext, op: EggoOperation) -> list[dict[str, Any]]:
@@ -199,7 +239,9 @@ def _job_spec(
         "name": "eggo",
         "image": eggo_image(site, ctx),
         "imagePullPolicy": runner.imagePullPolicy,
-        "command": command,
+        "command": summarised(command),
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "File",
         "volumeMounts": mounts,
         "resources": runner.resources.model_dump(mode="json"),
         "securityContext": _container_security(),

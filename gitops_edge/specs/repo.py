@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from gitops_edge.problems import Problem, field_path, sorted_unique
 from gitops_edge.specs.bundle import EMPTY_BUNDLE, SHARED_DIR, EdgeBundle, load_bundle
+from gitops_edge.specs.fleet import apply_clashes
 from gitops_edge.specs.messages import describe
 from gitops_edge.specs.opsrepo import DEFAULT_SETTINGS, OpsRepo
 from gitops_edge.specs.sites import (
@@ -219,6 +220,10 @@ def load_sites(
 ) -> RepoSpec:
     """Load and validate ``dirs`` (default: every site of ``index``) into a RepoSpec.
 
+    Only a load of every site checks the fleet as a whole (:mod:`gitops_edge.specs.fleet`);
+    a caller loading a subset checks the :class:`~gitops_edge.specs.fleet.Identity` of
+    every site itself.
+
     A RepoSpec of some sites is what ``load_repo`` would give with the others left
     out: same repo problems, same per-site results. ``compact`` makes validated specs
     share what is the same between sites (see :func:`_compact`), for callers that keep
@@ -238,16 +243,22 @@ def load_sites(
         if bad_id:
             sites.append(_invalid(d, bad_id))
             continue
+        if d.missing:
+            sites.append(Site(d.id, d.dir, d.file, None, (Problem(f"{d.dir}/", "", d.missing),)))
+            continue
         if settings is None:
             sites.append(_invalid(d, f"not checked: {SETTINGS_FILE} has errors (fix them first)"))
             continue
         sites.append(_load_site(root, d, settings, index.settings_digest, limits, cache, compact))
     pairs = tuple((d.id, d.dir) for d in chosen if d.edge and d.id not in index.clashes)
     bundle = _load_bundle(root, pairs, limits, cache)
+    loaded = [_with_bundle(s, bundle) for s in sites]
+    if dirs is None:  # the whole fleet is here: check what two sites may not share
+        loaded = apply_clashes(loaded)
     return RepoSpec(
         root,
         settings or DEFAULT_SETTINGS,
-        tuple(_with_bundle(s, bundle) for s in sites),
+        tuple(loaded),
         (*index.problems, *bundle.problems),
         index.settings_digest,
         bundle,

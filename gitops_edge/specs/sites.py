@@ -8,6 +8,7 @@ costs one site, never the fleet.
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 import operator
@@ -41,6 +42,8 @@ class SiteDir:
     file: str
     edge: bool = field(default=True, compare=False)
     """False when discovery saw no ``edge/`` directory here (nothing to load for it)."""
+    missing: str = field(default="", compare=False)
+    """Non-empty: the directory holds YAML files but no ``cluster.yaml``; why it is invalid."""
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,22 @@ _NAME = operator.attrgetter("name")
 
 
 def discover(root: Path) -> tuple[list[SiteDir], list[Problem]]:
-    """Every ``provinces/**/cluster.yaml``, sorted; symlinked directories are not entered."""
+    """Every site directory under ``provinces/``, sorted; symlinked directories are not entered.
+
+    A site is removed only when its directory is gone, so discovery never loses one
+    silently: a directory holding YAML files but no ``cluster.yaml`` (``cluster.yml``,
+    ``Cluster.yaml``, a typo) is a site that is invalid, and a ``provinces/`` that is
+    missing, a symlink, unreadable or empty is a problem of the repo (which plans
+    nothing and removes nothing).
+    """
     found: list[SiteDir] = []
     problems: list[Problem] = []
     base = root / PROVINCES
-    if not base.is_dir() or base.is_symlink():
-        return [], []
+    if base.is_symlink() or not base.is_dir():
+        what = "is a symlink, which is not followed" if base.is_symlink() else "is missing"
+        if base.exists() and not base.is_symlink():
+            what = "is not a directory"
+        return [], [Problem(PROVINCES, "", f"{what}: {BROKEN}")]
     cut = len(os.fspath(root).rstrip("/")) + 1  # strips "<root>/" from scandir's paths
     base_path = os.fspath(base)
     stack = [base_path]  # plain strings: 10 000 sites make Path objects add up
@@ -96,9 +109,13 @@ def discover(root: Path) -> tuple[list[SiteDir], list[Problem]]:
             if len(entries) > 1:
                 entries.sort(key=_NAME)
         except OSError as exc:
-            problems.append(Problem(current[cut:], "", f"cannot be read: {exc.strerror}"))
+            detail = f"cannot be read: {exc.strerror}"
+            if current == base_path:
+                detail += f"; {BROKEN}"
+            problems.append(Problem(current[cut:], "", detail))
             continue
         declares = edge = False
+        yaml_files: list[str] = []
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
                 if entry.name == EDGE_DIR:
@@ -118,11 +135,58 @@ def discover(root: Path) -> tuple[list[SiteDir], list[Problem]]:
                 )
             elif entry.name == CLUSTER_FILE and current != base_path:
                 declares = True
+            elif entry.name.endswith((".yaml", ".yml")):
+                yaml_files.append(entry.name)
+        rel_dir = current[cut:]
         if declares:
-            rel_dir = current[cut:]
             found.append(SiteDir(site_id_for(rel_dir), rel_dir, f"{rel_dir}/{CLUSTER_FILE}", edge))
+        elif yaml_files and current == base_path:
+            problems.extend(
+                Problem(
+                    f"{rel_dir}/{name}",
+                    "",
+                    f"is not read: a site is a directory {PROVINCES}/<site>/ holding {CLUSTER_FILE}",
+                )
+                for name in yaml_files
+            )
+        elif yaml_files:
+            found.append(
+                SiteDir(
+                    site_id_for(rel_dir),
+                    rel_dir,
+                    f"{rel_dir}/{CLUSTER_FILE}",
+                    edge,
+                    missing=_missing_cluster_file(rel_dir, yaml_files),
+                )
+            )
+    if not found and not problems:
+        problems.append(Problem(PROVINCES, "", f"holds no site: {BROKEN}"))
     found.sort(key=lambda s: s.dir)
     return found, problems
+
+
+BROKEN = (
+    "the repo is treated as broken, so nothing is planned and nothing is removed; "
+    f"restore {PROVINCES}/ with one directory per site holding {CLUSTER_FILE}"
+)
+
+
+def _missing_cluster_file(rel_dir: str, yaml_files: list[str]) -> str:
+    """Why a directory with YAML files but no ``cluster.yaml`` is an invalid site."""
+    near = difflib.get_close_matches(
+        CLUSTER_FILE, [n.lower() for n in yaml_files], n=1, cutoff=0.75
+    )
+    if near:
+        name = next(n for n in yaml_files if n.lower() == near[0])
+        return (
+            f"no {CLUSTER_FILE} here, but {name}: did you mean {CLUSTER_FILE}? Rename it "
+            "(the site is invalid meanwhile: nothing is planned for it and nothing is removed)"
+        )
+    listed = ", ".join(yaml_files[:3]) + (", ..." if len(yaml_files) > 3 else "")
+    return (
+        f"holds YAML files ({listed}) but no {CLUSTER_FILE}: add {CLUSTER_FILE}, or move the "
+        f"files out of {PROVINCES}/ (the site is invalid meanwhile: nothing is removed)"
+    )
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

@@ -31,16 +31,16 @@ from tests.live.objects import (
 pytestmark = [pytest.mark.e2e, pytest.mark.kubeapi]
 
 
-def _seed(api: KubeAPIServer) -> None:
-    now = datetime.now(UTC)
+def _seed(api: KubeAPIServer, now: datetime) -> None:
+    """Every timestamp from one ``now``: the CLI reads the real clock, so the seed must too."""
     put = api.store.put
-    put(node("gd-edge-01", site="gd", ready_since=now - timedelta(days=2)))
+    put(node("gd-edge-01", site="gd", ready_since=now - timedelta(days=2), now=now))
     put(lease("gd-edge-01", now))
-    put(node("hn-edge-01", site="hn", arch="amd64"))
+    put(node("hn-edge-01", site="hn", arch="amd64", ready_since=now - timedelta(days=3), now=now))
     put(lease("hn-edge-01", now - timedelta(hours=1)))
-    put(node("js-edge-01", site="js"))
+    put(node("js-edge-01", site="js", ready_since=now - timedelta(days=3), now=now))
     put(lease("js-edge-01", now))
-    put(node("master-1", edge=False))
+    put(node("master-1", edge=False, ready_since=now - timedelta(days=3), now=now))
     for site in ("gd", "hn", "js", "old"):
         put(namespace(site))
     gd = [
@@ -51,9 +51,15 @@ def _seed(api: KubeAPIServer) -> None:
     for obj in gd:
         put(object_sync("gd-edge-01", obj, obj["metadata"]["resourceVersion"]))
     put(config_map("eggo-deploy-1", "hn"))
-    put(eggo_job("eggo-deploy-1", "hn", outcome="pending"))
+    put(eggo_job("eggo-deploy-1", "hn", outcome="pending", created=now - timedelta(minutes=5)))
     put(eggo_job("eggo-deploy-1", "js", created=now - timedelta(days=1)))
-    put(eggo_job("eggo-join-2", "js", outcome="failed", operation="join"))
+    # The join followed the deploy (the run chain), though its clock reads earlier: the
+    # chain, not timestamps, says which run is the latest.
+    join = eggo_job(
+        "eggo-join-2", "js", outcome="failed", operation="join", created=now - timedelta(days=2)
+    )
+    join["metadata"]["annotations"]["gitops-edge.io/previous-run"] = "eggo-deploy-1"
+    put(join)
     put(application("base", "js", sync="OutOfSync", health="Progressing"))
     put(application("legacy", "old"))
 
@@ -70,7 +76,7 @@ def repo(tmp_path: Path) -> tuple[Path, str]:
 
 @pytest.fixture
 def fleet(kube_api: KubeAPIServer, kube_api_kubeconfig: Path) -> Path:
-    _seed(kube_api)
+    _seed(kube_api, datetime.now(UTC))
     return kube_api_kubeconfig
 
 

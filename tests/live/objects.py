@@ -37,6 +37,7 @@ def node(
     ready_since: datetime = NOW - timedelta(days=3),
     edge: bool = True,
     labels: dict[str, str] | None = None,
+    now: datetime = NOW,
 ) -> Obj:
     """An edge Node as CloudCore registers it (role label, arch, Ready, nodeInfo)."""
     all_labels = {
@@ -56,7 +57,7 @@ def node(
             {
                 "type": "Ready",
                 "status": ready,
-                "lastHeartbeatTime": ts(NOW),
+                "lastHeartbeatTime": ts(now),
                 "lastTransitionTime": ts(ready_since),
                 "reason": "EdgeReady" if ready == "True" else "NodeStatusUnknown",
                 "message": "edge is posting ready status",

@@ -170,7 +170,7 @@ def test_live_cache_steady_state_makes_no_list_calls(
     try:
         assert cache.wait_synced(10)
         initial = _non_watch(kube_api)  # kinds the server lacks are logged as 404 "get"s
-        assert cache.list_calls() == initial == len(cache.informers) == len(r.MANAGED) + 3
+        assert cache.list_calls() == initial == len(cache.informers) == len(r.MANAGED) + 4
         later = NOW + timedelta(minutes=5)
         assert all(nd.state == "offline" for nd in cache.state(now=later).nodes.values())
         for i in range(0, n, 2):

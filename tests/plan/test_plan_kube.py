@@ -13,6 +13,7 @@ from gitops_edge.live.connect import connect
 from gitops_edge.live.snapshot import read_live
 from gitops_edge.plan.model import Plan, SitePlan
 from gitops_edge.plan.planner import make_plan
+from gitops_edge.render.eggo_job import eggo_argv
 from gitops_edge.specs.repo import load_repo
 from tests.builders import eggo_spec, province, write_settings, write_site
 from tests.kubeapi.server import KubeAPIServer
@@ -97,7 +98,7 @@ def test_added_worker_plans_join_and_removed_plans_delete(
     assert s.eggo is not None and s.eggo.operation == "join"
     job = next(c for c in s.changes if c.kind == "Job" and c.action == "create")
     assert job.desired is not None
-    assert job.desired["spec"]["template"]["spec"]["containers"][0]["command"][:2] == [
+    assert eggo_argv(job.desired["spec"]["template"]["spec"]["containers"][0]["command"])[:2] == [
         "eggo",
         "join",
     ]
@@ -107,7 +108,7 @@ def test_added_worker_plans_join_and_removed_plans_delete(
     assert s.eggo is not None and s.eggo.operation == "delete"
     job = next(c for c in s.changes if c.kind == "Job" and c.action == "create")
     assert job.desired is not None
-    assert job.desired["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "w2"
+    assert eggo_argv(job.desired["spec"]["template"]["spec"]["containers"][0]["command"])[-1] == "10.20.0.22"
     # the deploy and join runs stay as records
     assert not any(c.action == "delete" for c in s.changes)
 
@@ -192,6 +193,7 @@ def test_removed_site_is_pruned_and_run_over_limit_is_refused(
     repo: Path, kube: KubeClient, kube_api: KubeAPIServer
 ) -> None:
     converge(repo, kube, kube_api, "edge-gd")
+    write_site(repo, "hb", province("hb"))  # a repo with no site left is broken, not empty
     write_settings(repo, {"prune": {"maxDeletions": 2}})
     (repo / "provinces" / "gd" / "cluster.yaml").unlink()
     (repo / "provinces" / "gd").rmdir()
@@ -211,6 +213,7 @@ def test_removed_site_with_cleanup_runs_eggo_cleanup_first(
 ) -> None:
     write_site(repo, "gd", province("gd", deletionPolicy="Cleanup"))
     converge(repo, kube, kube_api, "edge-gd")
+    write_site(repo, "hb", province("hb"))
     (repo / "provinces" / "gd" / "cluster.yaml").unlink()
     plan = apply(repo, kube)
     s = site(plan, "gd")
@@ -221,7 +224,7 @@ def test_removed_site_with_cleanup_runs_eggo_cleanup_first(
         for j in kube_api.store.list("batch/v1", "Job", "edge-gd")
         if "cleanup" in j["metadata"]["name"]
     ]
-    assert cleanup and cleanup[0]["spec"]["template"]["spec"]["containers"][0]["command"] == [
+    assert cleanup and eggo_argv(cleanup[0]["spec"]["template"]["spec"]["containers"][0]["command"]) == [
         "eggo",
         "cleanup",
         "--id",

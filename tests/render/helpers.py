@@ -107,6 +107,7 @@ def write_repo(
 ) -> Path:
     """An ops repo: ``sites`` maps a dir below provinces/ to a spec (or raw file text)."""
     root.mkdir(parents=True, exist_ok=True)
+    sites = distinct(sites)
     for rel, spec in sites.items():
         path = root / "provinces" / rel / "cluster.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,6 +121,42 @@ def write_repo(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return root
+
+
+def distinct(sites: dict[str, dict[str, Any] | str]) -> dict[str, dict[str, Any] | str]:
+    """Sites built from one spec, each given its own cluster id and host IPs.
+
+    Two sites may not share a cluster id or a machine (the fleet is checked as a
+    whole); a later site that would is moved to ``<id>-<n>`` and the next /24s.
+    """
+    seen_ids: set[str] = set()
+    seen_ips: set[str] = set()
+    out: dict[str, dict[str, Any] | str] = {}
+    for n, (rel, spec) in enumerate(sites.items()):
+        eggo = spec.get("eggo") if isinstance(spec, dict) else None
+        if not isinstance(eggo, dict):
+            out[rel] = spec
+            continue
+        hosts = [h for role in ("masters", "workers", "etcds") for h in eggo.get(role) or []]
+        ips = {h.get("ip") for h in hosts if isinstance(h, dict)}
+        if eggo.get("cluster-id") in seen_ids or ips & seen_ips:
+            assert isinstance(spec, dict)
+            spec = copy.deepcopy(spec)
+            eggo = spec["eggo"]
+            eggo["cluster-id"] = f"{eggo['cluster-id']}-{n}"
+            for role in ("masters", "workers", "etcds"):
+                for h in eggo.get(role) or []:
+                    a, b, c, d = h["ip"].split(".")
+                    h["ip"] = f"{a}.{b}.{(int(c) + n) % 250}.{d}"
+            lb = eggo.get("loadbalance") or {}
+            if lb.get("ip"):
+                a, b, c, d = lb["ip"].split(".")
+                lb["ip"] = f"{a}.{b}.{(int(c) + n) % 250}.{d}"
+            ips = {h["ip"] for role in ("masters", "workers", "etcds") for h in eggo.get(role) or []}
+        seen_ids.add(eggo.get("cluster-id"))
+        seen_ips |= ips
+        out[rel] = spec
+    return out
 
 
 RepoFactory = Callable[..., RepoSpec]

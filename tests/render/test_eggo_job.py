@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from gitops_edge.plan.eggo_lifecycle import failed_hosts_of
 from gitops_edge.render.context import RenderError
 from gitops_edge.render.eggo_job import (
     DEPLOY,
     PRIVATE_KEY_PATH,
     EggoOperation,
+    eggo_argv,
     eggo_run_objects,
 )
 from gitops_edge.specs import eggo
@@ -89,7 +94,7 @@ def test_job_runs_eggo_on_the_edge_node(make_repo: RepoFactory) -> None:
     for t in partition:
         assert t == {"key": t["key"], "operator": "Exists", "effect": "NoExecute"}
     (container,) = pod["containers"]
-    assert container["command"] == ["eggo", "deploy", "-f", "/etc/eggo/config/deploy.yaml"]
+    assert eggo_argv(container["command"]) == ["eggo", "deploy", "-f", "/etc/eggo/config/deploy.yaml"]
     assert container["image"] == "hub.oepkgs.net/openeuler/eggo:1.0.0"
     assert container["securityContext"]["runAsUser"] == 0
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
@@ -199,7 +204,7 @@ def test_join_writes_only_added_hosts(make_repo: RepoFactory) -> None:
     join = yaml.safe_load(cm["data"]["join.yaml"])
     assert join == {"cluster-id": "k8s-openeuler", "workers": [NEW_WORKER]}
     assert "deploy.yaml" in cm["data"]
-    assert pod_spec(job)["containers"][0]["command"] == [
+    assert eggo_argv(pod_spec(job)["containers"][0]["command"]) == [
         "eggo",
         "join",
         "--id",
@@ -218,15 +223,15 @@ def test_join_of_a_host_not_in_the_spec_is_refused(make_repo: RepoFactory) -> No
 def test_delete_and_cleanup_commands(make_repo: RepoFactory) -> None:
     removed = HostConfig.model_validate(NEW_WORKER)
     _, job = run(make_repo, EggoOperation("delete", (removed,)))
-    assert pod_spec(job)["containers"][0]["command"] == [
+    assert eggo_argv(pod_spec(job)["containers"][0]["command"]) == [
         "eggo",
         "delete",
         "--id",
         "k8s-openeuler",
-        "openeuler3",
+        NEW_WORKER["ip"],  # a host is its IP: eggo delete matches it against ip or name
     ]
     _, job = run(make_repo, EggoOperation("cleanup"))
-    assert pod_spec(job)["containers"][0]["command"] == [
+    assert eggo_argv(pod_spec(job)["containers"][0]["command"]) == [
         "eggo",
         "cleanup",
         "--id",
@@ -242,3 +247,45 @@ def test_reserved_cluster_id_is_a_problem(make_repo: RepoFactory) -> None:
     with pytest.raises(RenderError) as err:
         eggo_run_objects(only_site(repo), context(repo), DEPLOY)
     assert err.value.problems[0].field == "spec.eggo.cluster-id"
+
+
+FAKE_EGGO = """#!/bin/sh
+# what eggo join prints when a host fails (ClusterStatus.Show, pkg/api/tools.go)
+echo "join host 10.20.0.199 ..."
+printf -- '-------------------------------\\nmessage: join nodes\\nsummary: \\n'
+printf '10.20.0.22\\t\\tsuccess\\n10.20.0.199\\t\\tfailure\\n'
+printf -- '-------------------------------\\n'
+exit "${EGGO_EXIT:-0}"
+"""
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_container_copies_eggos_summary_to_its_termination_message(
+    make_repo: RepoFactory, tmp_path: Path, code: int
+) -> None:
+    """The rendered container command, run by a real ``sh``: logs stream, failures are kept."""
+    shell = shutil.which("sh")
+    if shell is None:
+        pytest.skip("no sh on this machine to run the eggo container's command with")
+    _, job = run(make_repo, EggoOperation("delete", (HostConfig.model_validate(NEW_WORKER),)))
+    container = pod_spec(job)["containers"][0]
+    assert container["terminationMessagePath"] == "/dev/termination-log"
+    assert container["terminationMessagePolicy"] == "File"
+    fake = tmp_path / "eggo"
+    fake.write_text(FAKE_EGGO)
+    fake.chmod(0o755)
+    summary = tmp_path / "termination-log"
+    argv = [shell, *container["command"][1:]]
+    argv[argv.index("eggo")] = str(fake)
+    proc = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "EGGO_SUMMARY_FILE": str(summary), "EGGO_EXIT": str(code), "TMPDIR": str(tmp_path)},
+    )
+    assert proc.returncode == code
+    assert "join host 10.20.0.199 ..." in proc.stdout  # the log is eggo's whole output
+    assert summary.read_text() == "message: join nodes\n10.20.0.199\t\tfailure\n"
+    assert failed_hosts_of(summary.read_text()) == ("10.20.0.199",)

@@ -66,11 +66,9 @@ def test_symlink_escaping_repo(tmp_path: Path) -> None:
 
 
 def test_symlink_inside_repo_is_followed(tmp_path: Path) -> None:
-    write_site(tmp_path, "shared-src", province("gd"))
-    (tmp_path / "provinces" / "gd").mkdir()
-    (tmp_path / "provinces" / "gd" / "cluster.yaml").symlink_to(
-        tmp_path / "provinces" / "shared-src" / "cluster.yaml"
-    )
+    source = write_site(tmp_path / "templates", "gd", province("gd"))
+    (tmp_path / "provinces" / "gd").mkdir(parents=True)
+    (tmp_path / "provinces" / "gd" / "cluster.yaml").symlink_to(source)
     by_id = {s.id: s for s in load_repo(tmp_path).sites}
     assert by_id["gd"].valid
 

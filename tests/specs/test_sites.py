@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gitops_edge.specs.merge import deep_merge
 from gitops_edge.specs.repo import load_repo
-from tests.builders import eggo_spec, province, write_settings, write_site
+from tests.builders import eggo_spec, province, site_net, write_settings, write_site
 
 
 def test_nested_site_ids(tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_error_in_defaults_names_the_settings_file(tmp_path: Path) -> None:
     write_settings(tmp_path, {"defaults": {"eggo": {"service": {"cidr": "nope"}}}})
     write_site(tmp_path, "gd", province("gd"))
     write_site(
-        tmp_path, "hb", province("hb", eggo={**eggo_spec("hb"), "service": {"cidr": "10.1.0.0/16"}})
+        tmp_path, "hb", province("hb", eggo={**eggo_spec("hb", net=site_net("hb")), "service": {"cidr": "10.1.0.0/16"}})
     )
     by_id = {s.id: s for s in load_repo(tmp_path).sites}
     # gd inherits the bad default (its own spec does not set service.cidr... it does: builders set it)
@@ -108,7 +108,7 @@ def test_error_in_defaults_names_the_settings_file(tmp_path: Path) -> None:
     write_site(
         tmp_path,
         "sx",
-        province("sx", eggo={k: v for k, v in eggo_spec("sx").items() if k != "service"}),
+        province("sx", eggo={k: v for k, v in eggo_spec("sx", net=site_net("sx")).items() if k != "service"}),
     )
     sx = {s.id: s for s in load_repo(tmp_path).sites}["sx"]
     assert [(p.file, p.field) for p in sx.problems] == [

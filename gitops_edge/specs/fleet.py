@@ -1,0 +1,105 @@
+"""The fleet checked as a whole: what two sites may never share.
+
+One site's file can be perfect and still be a disaster: a copy-pasted directory with
+the same eggo ``cluster-id`` and the same host IPs would plan ``eggo deploy`` onto
+another province's machines. eggo identifies machines by address and keeps each
+cluster's state under ``/etc/eggo/<cluster-id>``; an edge node runs one site's work.
+So across the repo a ``cluster-id``, a host IP and an edge ``nodeName`` each belong to
+one site. Every site involved in a clash is invalid (nothing is planned for it, and
+nothing of it is deleted), and each problem names the other site and its file.
+
+Pure: works on loaded :class:`Site` values, or on the light :class:`Identity` of each
+(what a chunked reconcile keeps of a site after dropping its spec).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from gitops_edge.problems import Problem, sorted_unique
+from gitops_edge.specs.sites import Site
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What of a site must be unique in the fleet, with the field paths that say it."""
+
+    site: str
+    file: str
+    cluster_id: str = ""
+    hosts: tuple[tuple[str, str], ...] = ()
+    """(ip, field path) for every host of ``spec.eggo``."""
+    node_name: str = ""
+
+    @property
+    def ips(self) -> frozenset[str]:
+        return frozenset(ip for ip, _ in self.hosts)
+
+
+def identity_of(site: Site) -> Identity | None:
+    """The site's identity, or None when it has no valid spec (nothing to clash with)."""
+    if site.spec is None or not site.valid:
+        return None
+    spec = site.spec.spec
+    hosts: list[tuple[str, str]] = []
+    cluster_id = ""
+    if spec.eggo is not None:
+        cluster_id = spec.eggo.cluster_id
+        for role in ("masters", "workers", "etcds"):
+            for i, h in enumerate(getattr(spec.eggo, role)):
+                if h.ip:
+                    hosts.append((h.ip, f"spec.eggo.{role}[{i}].ip"))
+        lb = spec.eggo.loadbalance
+        if lb.ip:
+            hosts.append((lb.ip, "spec.eggo.loadbalance.ip"))
+    return Identity(site.id, site.file, cluster_id, tuple(hosts), spec.edge.nodeName or "")
+
+
+def clashes(identities: Iterable[Identity]) -> dict[str, list[Problem]]:
+    """Problems per site id for every value two sites share."""
+    owners: dict[tuple[str, str], list[tuple[Identity, str]]] = {}
+    for ident in identities:
+        claims: list[tuple[str, str, str]] = []
+        if ident.cluster_id:
+            claims.append(("cluster-id", ident.cluster_id, "spec.eggo.cluster-id"))
+        seen_here: set[str] = set()
+        for ip, path in ident.hosts:
+            if ip not in seen_here:  # a master that is also a worker is one machine
+                seen_here.add(ip)
+                claims.append(("host ip", ip, path))
+        if ident.node_name:
+            claims.append(("edge nodeName", ident.node_name, "spec.edge.nodeName"))
+        for what, value, path in claims:
+            owners.setdefault((what, value), []).append((ident, path))
+    out: dict[str, list[Problem]] = {}
+    for (what, value), claimants in owners.items():
+        if len({c.site for c, _ in claimants}) < 2:
+            continue
+        for ident, path in claimants:
+            others = ", ".join(
+                f"site {o.site} ({o.file})" for o, _ in claimants if o.site != ident.site
+            )
+            out.setdefault(ident.site, []).append(
+                Problem(
+                    ident.file,
+                    path,
+                    f"{what} {value} is also used by {others}: two sites may not share a "
+                    f"{what} (a copied directory?); give each site its own",
+                )
+            )
+    return out
+
+
+def apply_clashes(sites: Iterable[Site]) -> list[Site]:
+    """``sites`` with every site that clashes with another made invalid."""
+    sites = list(sites)
+    found = clashes(i for i in map(identity_of, sites) if i is not None)
+    if not found:
+        return sites
+    return [
+        replace(s, spec=None, problems=tuple(sorted_unique((*s.problems, *found[s.id]))), digest="")
+        if s.id in found
+        else s
+        for s in sites
+    ]
