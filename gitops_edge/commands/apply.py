@@ -2,7 +2,8 @@
 
 ``--emit dir:PATH`` (default ``dir:rendered``, no cluster needed), ``--emit kube``
 (server-side apply, field manager gitops-edge) or ``--emit git:REPO#BRANCH``.
-Exit 0 when everything planned was emitted, 1 on any error, invalid site or refusal.
+Exit 0 when everything planned was emitted, 1 on any error, invalid site or refusal,
+2 on a usage error (a ``--site`` that names no site, a REPO without ``provinces/``).
 With a directory sink the run is staged chunk by chunk (``--jobs`` worker processes for
 a large repo) and swapped in only once the whole plan passed its guards
 (:mod:`gitops_edge.reconcile`).
@@ -14,13 +15,19 @@ import argparse
 import sys
 from typing import Any
 
-from gitops_edge.commands.common import add_repo_arg, print_reconcile, repo_root_or_exit
+from gitops_edge.commands.common import (
+    add_repo_arg,
+    print_reconcile,
+    repo_root_or_exit,
+    unknown_sites,
+)
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.live.client import KubeError
 from gitops_edge.reconcile import reconcile
 from gitops_edge.sinks import DEFAULT_DIR, KubeLive, SinkSpecError, is_kube, open_file_sink
 from gitops_edge.source.revision import describe_revision
+from gitops_edge.specs.repo import index_repo
 
 
 def add_parser(sub: Any) -> None:
@@ -66,6 +73,12 @@ def run(args: argparse.Namespace) -> int:
             if is_kube(args.emit)
             else open_file_sink(args.emit)
         )
+        if args.site:
+            ids = index_repo(root).ids
+            extra = [s for s in args.site if s not in ids]
+            # a removed site is still a site while its objects are live
+            if extra and unknown_sites(extra, sink.read_live().objects):
+                return 2
         summary, result = reconcile(
             root, sink, revision=describe_revision(root), sites=args.site, jobs=args.jobs
         )

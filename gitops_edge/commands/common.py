@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from gitops_edge.emit.result import EmitResult
 from gitops_edge.plan.model import Plan
 from gitops_edge.plan.report import to_json, to_text
 from gitops_edge.problems import Problem
+from gitops_edge.specs.sites import PROVINCES
 
 
 def add_repo_arg(p: argparse.ArgumentParser) -> None:
@@ -23,11 +26,42 @@ def add_output_arg(p: argparse.ArgumentParser, *choices: str) -> None:
 
 
 def repo_root_or_exit(path: Path) -> Path | None:
-    """The repo root, or None after printing a usage error (exit status 2)."""
+    """The repo root, or None after printing a usage error (exit status 2).
+
+    A directory without ``provinces/`` is not an ops repo (a wrong path, a wrong branch):
+    reading it as "no sites" would tell CI everything is fine.
+    """
     if not path.is_dir():
         print(f"gitops-edge: {path}: not a directory (pass the ops repo path)", file=sys.stderr)
         return None
+    provinces = path / PROVINCES
+    if provinces.is_symlink() or not provinces.is_dir():
+        what = "is a symlink, which is not followed" if provinces.is_symlink() else "is missing"
+        print(
+            f"gitops-edge: {path}: {PROVINCES}/ {what}: not an ops repo "
+            f"(expected {PROVINCES}/<site>/cluster.yaml; pass the ops repo path)",
+            file=sys.stderr,
+        )
+        return None
     return path
+
+
+def unknown_sites(requested: list[str] | None, known: Iterable[str]) -> bool:
+    """True after printing a usage error when a ``--site`` names no site (exit status 2).
+
+    Known: the repo's sites and the removed sites that still have live objects.
+    """
+    if not requested:
+        return False
+    known = set(known)
+    missing = [s for s in requested if s not in known]
+    if not missing:
+        return False
+    for site in missing:
+        near = difflib.get_close_matches(site, sorted(known), n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        print(f"gitops-edge: --site {site}: no such site in the repo or the cluster{hint}", file=sys.stderr)
+    return True
 
 
 def print_json(data: Any) -> None:

@@ -2,7 +2,8 @@
 
 Live state is the cluster (``--kubeconfig``/``--context``/``--in-cluster``, or in a pod)
 or, without a cluster, the last render in ``--out`` (default ``rendered``).
-``--detailed-exitcode``: 0 no changes, 2 changes, 1 error.
+``--detailed-exitcode``: 0 only when nothing would change and no site is blocked, invalid
+or failed; 2 changes that can go out; 1 errors, refusals, blocked, invalid or failed sites.
 """
 
 from __future__ import annotations
@@ -12,11 +13,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gitops_edge.commands.common import add_repo_arg, print_json, repo_root_or_exit
+from gitops_edge.commands.common import (
+    add_repo_arg,
+    print_json,
+    repo_root_or_exit,
+    unknown_sites,
+)
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args, wants_cluster
 from gitops_edge.emit.dirsink import DirSink
 from gitops_edge.live.client import KubeError
 from gitops_edge.live.snapshot import LiveState, read_live
+from gitops_edge.plan.model import Plan
 from gitops_edge.plan.planner import make_plan
 from gitops_edge.plan.report import to_json, to_markdown, to_text
 from gitops_edge.sinks import DEFAULT_DIR
@@ -38,7 +45,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--output", "-o", choices=("text", "json", "markdown"), default="text")
     p.add_argument(
-        "--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error"
+        "--detailed-exitcode", action="store_true", help="exit 0 nothing to change and nothing blocked, 2 changes, 1 errors or blocked/invalid/failed sites"
     )
     p.add_argument(
         "--site",
@@ -67,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     except KubeError as exc:
         print(f"gitops-edge: {exc}", file=sys.stderr)
         return 1
+    if unknown_sites(args.site, [*(s.id for s in repo.sites), *live.objects]):
+        return 2
     plan = make_plan(repo, live, revision=describe_revision(root), sites=args.site)
     if args.output == "json":
         print_json(to_json(plan))
@@ -74,9 +83,17 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(to_markdown(plan))
     else:
         sys.stdout.write(to_text(plan, diffs=not args.no_diff))
+    return exit_status(plan, detailed=args.detailed_exitcode)
+
+
+def exit_status(plan: Plan, *, detailed: bool) -> int:
+    """What CI reads: 1 refused, invalid or repo problems; with ``detailed`` also blocked or
+    failed sites; else 2 when something would change, 0 only when nothing would."""
     invalid = any(s.gate == "invalid" for s in plan.sites) or bool(plan.problems)
     if plan.refused or invalid:
         return 1
-    if args.detailed_exitcode:
-        return 2 if plan.has_changes else 0
-    return 0
+    if not detailed:
+        return 0
+    if any(s.gate in ("blocked", "failed") for s in plan.sites):
+        return 1
+    return 2 if plan.has_changes else 0

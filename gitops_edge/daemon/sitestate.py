@@ -22,6 +22,7 @@ from gitops_edge.plan.model import Plan
 log = structlog.get_logger()
 
 SYNCED_GATES = frozenset({"ready", "removed"})
+"""Gates that count as a successful sync; ``failed`` is not one, whatever was written."""
 
 
 @dataclass

@@ -26,6 +26,7 @@ SITE_STATES = (
     "unchanged",
     "deferred",
     "blocked",
+    "failed",
     "suspended",
     "invalid",
     "waiting",
@@ -65,8 +66,9 @@ class Metrics:
         )
         self.sites_by_state = Gauge(
             "gitops_edge_sites",
-            "Sites of the last plan by state (ready, unchanged, deferred, blocked, suspended, "
-            "invalid, waiting, removed).",
+            "Sites of the last plan by state (ready, unchanged, deferred, blocked, failed, "
+            "suspended, invalid, waiting, removed); failed: the latest eggo run failed or eggo "
+            "reported failed hosts (its last-successful-sync timestamp stops advancing).",
             ["state"],
             registry=reg,
         )

@@ -54,7 +54,12 @@ class ArgoCD(_Settings):
 
 class RolloutSettings(_Settings):
     maxFailures: int = Field(
-        1, ge=0, description="failed sites in a wave that stop the next wave from starting"
+        1,
+        ge=0,
+        description=(
+            "failed sites a wave tolerates before the next waves are held "
+            "(0: one failed site holds them; 1: two do)"
+        ),
     )
 
 

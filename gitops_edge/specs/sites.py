@@ -137,6 +137,17 @@ def discover(root: Path) -> tuple[list[SiteDir], list[Problem]]:
                 declares = True
             elif entry.name.endswith((".yaml", ".yml")):
                 yaml_files.append(entry.name)
+            elif "." not in entry.name and entry.is_file(follow_symlinks=False):
+                # where a site directory would be: a directory turned into a file by
+                # mistake must not read as "site removed"
+                problems.append(
+                    Problem(
+                        entry.path[cut:],
+                        "",
+                        "is a file where a site directory would be; sites are directories "
+                        f"holding {CLUSTER_FILE} (removals wait until this is fixed)",
+                    )
+                )
         rel_dir = current[cut:]
         if declares:
             found.append(SiteDir(site_id_for(rel_dir), rel_dir, f"{rel_dir}/{CLUSTER_FILE}", edge))

@@ -112,3 +112,51 @@ def heal_apps(kube: KubeAPIServer, namespace: str) -> None:
             namespace,
             patch={"status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}},
         )
+
+
+def eggo_pod(
+    kube: KubeAPIServer, namespace: str, job: str, *, message: str, exit_code: int = 0
+) -> None:
+    """The Pod the Job controller ran for ``job``, its eggo container terminated with ``message``.
+
+    ``message`` is what the eggo container wrote to its termination message (eggo's
+    summary lines); the kubelet reports it in ``state.terminated.message``.
+    """
+    now = rfc3339(datetime.now(UTC))
+    kube.store.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": f"{job}-x7k2p",
+                "namespace": namespace,
+                "labels": {
+                    "app.kubernetes.io/managed-by": "gitops-edge",
+                    "gitops-edge.io/component": "eggo-run",
+                    "batch.kubernetes.io/job-name": job,
+                    "job-name": job,
+                },
+            },
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "eggo", "image": "eggo"}]},
+            "status": {
+                "phase": "Succeeded" if exit_code == 0 else "Failed",
+                "containerStatuses": [
+                    {
+                        "name": "eggo",
+                        "ready": False,
+                        "restartCount": 0,
+                        "image": "eggo",
+                        "imageID": "",
+                        "state": {
+                            "terminated": {
+                                "exitCode": exit_code,
+                                "reason": "Completed" if exit_code == 0 else "Error",
+                                "message": message,
+                                "finishedAt": now,
+                            }
+                        },
+                    }
+                ],
+            },
+        }
+    )
