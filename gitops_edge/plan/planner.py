@@ -102,7 +102,10 @@ def make_plan(
         )
     repo_problems = (*repo.problems, *result.repo_problems)
     if fleet_clean is None:
-        fleet_clean = not repo_problems and all(s.valid for s in repo.sites) and not result.problems
+        # a site that failed to render counts as not loaded; a named id that is not in
+        # the repo (a removed site) is not a problem of the repo
+        unrendered = any(repo.site(sid) is not None for sid in result.problems)
+        fleet_clean = not repo_problems and all(s.valid for s in repo.sites) and not unrendered
     if fleet is None:
         fleet = [i for i in map(identity_of, repo.sites) if i is not None]
     known = {s.id for s in repo.sites} | {i.site for i in fleet}

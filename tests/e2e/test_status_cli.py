@@ -187,6 +187,8 @@ def test_bad_credentials_and_unreachable_api(
 
 def test_usage_errors_exit_2(tmp_path: Path, fleet: Path) -> None:
     assert run_cli("status", tmp_path / "missing", "--kubeconfig", fleet).returncode == 2
+    assert run_cli("status", tmp_path, "--kubeconfig", fleet).returncode == 2  # no provinces/
+    (tmp_path / "provinces").mkdir()
     res = run_cli("status", tmp_path, "--kubeconfig", tmp_path / "no-such-kubeconfig")
     assert res.returncode == 1
     assert "kubeconfig" in res.stderr and "does not exist" in res.stderr

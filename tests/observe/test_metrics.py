@@ -61,6 +61,7 @@ def test_observe_plan_counts_sites_by_state_with_ready_and_nothing_to_do_as_unch
         "unchanged": 2.0,
         "deferred": 1.0,
         "blocked": 1.0,
+        "failed": 0.0,
         "suspended": 2.0,
         "invalid": 1.0,
         "waiting": 1.0,
