@@ -125,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['batches']:>8} {row['seconds']:>8}"
         )
     plain, filtered = rows["no filter"], rows["WATCHED_EVENTS"]
-    ratio = plain["events"] / max(1, filtered["events"])
     print(
-        f"events ratio (no filter / filter): {ratio:.0f}x; filter overflows: {filtered['overflows']}"
+        f"events seen: {plain['events']} without the filter, {filtered['events']} with it "
+        f"(ratio {plain['events'] / max(1, filtered['events']):.0f}:1, divisor floored at 1); "
+        f"overflows with the filter: {filtered['overflows']}"
     )
     return 0 if filtered["overflows"] == 0 else 1
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -110,8 +111,8 @@ def render_overlay(name: str, tmp: Path) -> list[dict[str, Any]]:
     (own / "kustomization.yaml").write_text(
         "apiVersion: kustomize.config.k8s.io/v1beta1\n"
         "kind: Kustomization\n"
-        f"resources: [{DEPLOY / 'overlays' / 'ha'}]\n"
-        f"components: [{DEPLOY / 'components' / 'monitoring'}]\n",
+        f"resources: [{os.path.relpath(DEPLOY / 'overlays' / 'ha', own)}]\n"
+        f"components: [{os.path.relpath(DEPLOY / 'components' / 'monitoring', own)}]\n",
         encoding="utf-8",
     )
     return kustomize(own)
