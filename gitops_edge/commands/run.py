@@ -49,6 +49,15 @@ def _listen(text: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - probes and webhooks
 
 
+def _bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("true", "yes", "on", "1"):
+        return True
+    if low in ("false", "no", "off", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def add_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "run",
@@ -137,7 +146,26 @@ def add_parser(sub: Any) -> None:
         type=_listen,
         default=("0.0.0.0", 8080),  # noqa: S104 - a pod serves probes and webhooks
         metavar="HOST:PORT",
-        help="default: 0.0.0.0:8080",
+        help="/healthz, /readyz and /metrics; also /webhook unless --webhook-listen is "
+        "given (default: 0.0.0.0:8080)",
+    )
+    http.add_argument(
+        "--webhook-listen",
+        type=_listen,
+        default=None,
+        metavar="HOST:PORT",
+        help="serve /webhook here, and only here, so an Ingress can expose webhooks without "
+        "/metrics (default: on --listen)",
+    )
+    http.add_argument(
+        "--metrics-per-site",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="true|false",
+        help="export gitops_edge_last_successful_sync_timestamp_seconds{site}; false drops "
+        "this per-site series for very large fleets, fleet-wide series stay (default: true)",
     )
     http.add_argument(
         "--webhook-secret-file",
@@ -199,6 +227,20 @@ def _secret(args: argparse.Namespace) -> bytes:
 def options(args: argparse.Namespace) -> RunOptions:
     """The command line as :class:`RunOptions` (SinkSpecError on a bad combination)."""
     host, port = args.listen
+    webhook_host, webhook_port = args.webhook_listen or (host, None)
+    if (
+        webhook_port is not None
+        and webhook_port != 0
+        and (webhook_host, webhook_port)
+        == (
+            host,
+            port,
+        )
+    ):
+        raise SinkSpecError(
+            f"--webhook-listen {webhook_host}:{webhook_port} is --listen's address: "
+            "give webhooks another port, or drop --webhook-listen to share one listener"
+        )
     return RunOptions(
         repo=args.repo,
         branch=args.branch,
@@ -210,6 +252,9 @@ def options(args: argparse.Namespace) -> RunOptions:
         workers=args.workers,
         host=host,
         port=port,
+        webhook_host=webhook_host,
+        webhook_port=webhook_port,
+        metrics_per_site=args.metrics_per_site,
         webhook_secret=b"" if args.once else _secret(args),
         on_force_push=args.on_force_push,
         leader_elect=args.leader_elect and not args.once,

@@ -42,6 +42,12 @@ class RunOptions:
     workers: int = 2
     host: str = "0.0.0.0"  # noqa: S104 - a pod serves probes and webhooks on all interfaces
     port: int = 8080
+    """Probes and ``/metrics`` (and ``/webhook`` too when ``webhook_port`` is None)."""
+    webhook_host: str = "0.0.0.0"  # noqa: S104 - Git hosting reaches the pod from outside
+    webhook_port: int | None = None
+    """``/webhook`` on a listener of its own (what an Ingress exposes); None: on ``port``."""
+    metrics_per_site: bool = True
+    """False drops the per-site series (``site`` label) for very large fleets."""
     webhook_secret: bytes = b""
     on_force_push: ForcePushPolicy = "refuse"
     leader_elect: bool = False

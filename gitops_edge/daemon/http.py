@@ -3,7 +3,15 @@
 The kubelet needs ``/healthz`` and ``/readyz``, Prometheus needs ``/metrics``, and Git
 hosting needs a webhook endpoint; none of that justifies a web framework in a
 controller image that runs on a 2-core machine. The stdlib ``ThreadingHTTPServer`` in
-a daemon thread is enough, provided the parts a framework would give are here:
+a daemon thread is enough, provided the parts a framework would give are here.
+
+Routes live on *listeners*, each a socket with its own route table. The ``metrics``
+listener always exists and serves the probes and ``/metrics``; given a second address
+the daemon opens a ``webhook`` listener too, and routes placed there are served there
+only. That is what lets an Ingress expose ``/webhook`` without exposing ``/metrics``
+(which names every site) or anything else added to the metrics listener. Without a
+second address, routes meant for the webhook listener share the metrics one, as
+before. Every listener gets the same protections:
 
 - exact routing with 404 for an unknown path and 405 (with ``Allow``) for a wrong method;
 - request bodies capped (413 before reading, so a huge upload costs nothing) and read
@@ -28,9 +36,21 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import prometheus_client
 import structlog
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 
-__all__ = ["MAX_BODY", "READ_TIMEOUT", "DaemonHTTP", "Headers", "Request", "Response"]
+__all__ = [
+    "MAX_BODY",
+    "METRICS",
+    "READ_TIMEOUT",
+    "WEBHOOK",
+    "DaemonHTTP",
+    "Headers",
+    "Listener",
+    "Request",
+    "Response",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +62,10 @@ _CHUNK = 64 * 1024
 _TEXT = "text/plain; charset=utf-8"
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 BUILTIN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+METRICS = "metrics"
+"""The listener for probes, ``/metrics`` and internal routes (keep it off the Ingress)."""
+WEBHOOK = "webhook"
+"""The listener for routes Git hosting calls; the metrics one unless given its own address."""
 
 
 class Headers(Mapping[str, str]):
@@ -103,7 +127,7 @@ class _RequestError(Exception):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
-    app: DaemonHTTP
+    app: Listener
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = super().get_request()
@@ -139,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         # Per server rather than the class-wide ``timeout``, so tests can shorten it.
-        self.connection.settimeout(self.server.app.read_timeout)
+        self.connection.settimeout(self.server.app.owner.read_timeout)
 
     def version_string(self) -> str:
         return self.server_version
@@ -151,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
     def handle_expect_100(self) -> bool:
         """Refuse an oversized body before the client sends it."""
         try:
-            _content_length(self.headers.get("Content-Length"), self.server.app.max_body)
+            _content_length(self.headers.get("Content-Length"), self.server.app.owner.max_body)
         except _RequestError as exc:
             self._write(exc.status, f"{exc}\n".encode(), _TEXT, {"Connection": "close"})
             self.close_connection = True
@@ -167,7 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.server.app
         url = urlsplit(self.path)
         try:
-            body = self._read_body(app.max_body)
+            body = self._read_body(app.owner.max_body)
         except _RequestError as exc:
             # The rest of the body (if any) is unread: this connection cannot be reused.
             self.close_connection = True
@@ -186,6 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _write(
         self, status: int, body: bytes, content_type: str, headers: Mapping[str, str]
     ) -> None:
+        self.server.app.owner.count(self.server.app.name, status)
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -201,7 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self, limit: int) -> bytes:
         encoding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
-        deadline = time.monotonic() + self.server.app.read_timeout
+        deadline = time.monotonic() + self.server.app.owner.read_timeout
         try:
             if encoding == "chunked":
                 return self._read_chunked(limit, deadline)
@@ -261,49 +286,28 @@ def _content_length(value: str | None, limit: int) -> int:
     return length
 
 
-class DaemonHTTP:
-    """Probes, metrics and added routes on ``host:port`` (port 0: any free port).
+class Listener:
+    """One socket (``host:port``, port 0: any free port) and its own route table.
 
-    ``ready`` and ``healthy`` are called per probe; one that raises counts as False.
     Routes match the exact (percent-decoded) path; HEAD is answered by a GET route.
     """
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        registry: prometheus_client.CollectorRegistry,
-        ready: Callable[[], bool],
-        healthy: Callable[[], bool],
-        max_body: int = MAX_BODY,
-        read_timeout: float = READ_TIMEOUT,
-    ) -> None:
+    def __init__(self, name: str, host: str, port: int, owner: DaemonHTTP) -> None:
+        self.name = name
         self.host = host
         self._port = port
-        self.registry = registry
-        self.max_body = max_body
-        self.read_timeout = read_timeout
-        self._ready = ready
-        self._healthy = healthy
+        self.owner = owner
         self._routes: dict[str, dict[str, Handler]] = {}
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
-        self._add("GET", "/healthz", self._healthz)
-        self._add("GET", "/readyz", self._readyz)
-        self._add("GET", "/metrics", self._metrics)
 
-    # -- routes ----------------------------------------------------------------------
+    def paths(self) -> list[str]:
+        """The routed paths, sorted (what this listener answers other than 404)."""
+        return sorted(self._routes)
 
-    def route(self, method: str, path: str, handler: Handler) -> None:
-        """Serve ``method path`` with ``handler``; safe to call while serving."""
-        if path in BUILTIN_PATHS:
-            raise ValueError(f"{path} is served by DaemonHTTP itself")
-        self._add(method, path, handler)
-
-    def _add(self, method: str, path: str, handler: Handler) -> None:
+    def add(self, method: str, path: str, handler: Handler) -> None:
         method = method.upper()
         if method not in _METHODS or method == "HEAD":
             raise ValueError(f"unsupported method {method!r}: use one of GET POST PUT PATCH DELETE")
@@ -337,6 +341,156 @@ class DaemonHTTP:
             return Response(500, b"internal server error\n"), {}
         return response, {}
 
+    @property
+    def port(self) -> int:
+        """The bound port once started (so ``port=0`` works), else the configured one."""
+        server = self._server
+        return int(server.server_address[1]) if server is not None else self._port
+
+    def start(self) -> None:
+        if self._server is not None:
+            return
+        cls = _Server6 if ":" in self.host else _Server
+        server = cls((self.host, self._port), _Handler)
+        server.app = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"http-{self.name}-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        log.info(
+            "http server listening",
+            listener=self.name,
+            host=self.host,
+            port=self.port,
+            paths=self.paths(),
+        )
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        with self._lock:
+            connections = list(self._connections)
+        for sock in connections:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _track(self, sock: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(sock)
+            else:
+                self._connections.discard(sock)
+
+
+class _Responses(Collector):
+    """``gitops_edge_http_requests_total{listener,code}``, from the owner's counts.
+
+    A collector rather than a ``Counter`` so a test can build several servers on one
+    registry in turn: it is registered on :meth:`DaemonHTTP.start` and removed on stop.
+    """
+
+    def __init__(self, owner: DaemonHTTP) -> None:
+        self.owner = owner
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "gitops_edge_http_requests",
+            "HTTP responses by listener and status code (400, 408, 413: refused before "
+            "any handler).",
+            labels=["listener", "code"],
+        )
+        for (listener, code), n in sorted(self.owner.counts().items()):
+            family.add_metric([listener, str(code)], n)
+        yield family
+
+
+class DaemonHTTP:
+    """Probes and metrics on ``host:port``; webhooks on ``webhook`` (an address) when given.
+
+    ``ready`` and ``healthy`` are called per probe; one that raises counts as False.
+    :meth:`route` places a route on a listener: ``METRICS`` (the default: internal, never
+    meant for an Ingress) or ``WEBHOOK``.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        registry: prometheus_client.CollectorRegistry,
+        ready: Callable[[], bool],
+        healthy: Callable[[], bool],
+        webhook: tuple[str, int] | None = None,
+        max_body: int = MAX_BODY,
+        read_timeout: float = READ_TIMEOUT,
+    ) -> None:
+        self.host = host
+        self.registry = registry
+        self.max_body = max_body
+        self.read_timeout = read_timeout
+        self._ready = ready
+        self._healthy = healthy
+        self.listeners: dict[str, Listener] = {METRICS: Listener(METRICS, host, port, self)}
+        if webhook is not None:
+            self.listeners[WEBHOOK] = Listener(WEBHOOK, webhook[0], webhook[1], self)
+        self._counts: dict[tuple[str, int], int] = {}
+        self._counts_lock = threading.Lock()
+        self._collector: _Responses | None = None
+        metrics = self.listeners[METRICS]
+        metrics.add("GET", "/healthz", self._healthz)
+        metrics.add("GET", "/readyz", self._readyz)
+        metrics.add("GET", "/metrics", self._metrics)
+
+    # -- routes ----------------------------------------------------------------------
+
+    def listener(self, name: str) -> Listener:
+        """The listener ``name`` stands for: ``WEBHOOK`` is ``METRICS`` unless it has its own."""
+        if name == WEBHOOK:
+            return self.listeners.get(WEBHOOK, self.listeners[METRICS])
+        if name not in self.listeners:
+            raise ValueError(f"no listener {name!r}: use {METRICS!r} or {WEBHOOK!r}")
+        return self.listeners[name]
+
+    @property
+    def separate_webhooks(self) -> bool:
+        """True when webhook routes have a socket of their own."""
+        return WEBHOOK in self.listeners
+
+    def route(self, method: str, path: str, handler: Handler, *, listener: str = METRICS) -> None:
+        """Serve ``method path`` with ``handler`` on ``listener``; safe to call while serving."""
+        if path in BUILTIN_PATHS:
+            raise ValueError(f"{path} is served by DaemonHTTP itself")
+        self.listener(listener).add(method, path, handler)
+        if listener == WEBHOOK and not self.separate_webhooks:
+            log.warning(
+                "webhooks share the metrics listener: exposing them exposes /metrics too; "
+                "give them their own with --webhook-listen",
+                path=path,
+            )
+
+    def handle(self, request: Request) -> tuple[Response, dict[str, str]]:
+        """What the metrics listener answers ``request`` (no socket involved)."""
+        return self.listeners[METRICS].handle(request)
+
+    def count(self, listener: str, status: int) -> None:
+        with self._counts_lock:
+            key = (listener, status)
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    def counts(self) -> dict[tuple[str, int], int]:
+        with self._counts_lock:
+            return dict(self._counts)
+
     # -- built-in endpoints ----------------------------------------------------------
 
     @staticmethod
@@ -362,46 +516,42 @@ class DaemonHTTP:
 
     @property
     def port(self) -> int:
-        """The bound port once started (so ``port=0`` works), else the configured one."""
-        server = self._server
-        return int(server.server_address[1]) if server is not None else self._port
+        """The metrics listener's bound port once started, else the configured one."""
+        return self.listeners[METRICS].port
+
+    @property
+    def webhook_port(self) -> int:
+        """Where webhooks are served: their own listener's port, else the metrics one."""
+        return self.listener(WEBHOOK).port
 
     def start(self) -> None:
-        """Bind and serve in a daemon thread; a second call does nothing."""
-        if self._server is not None:
-            return
-        cls = _Server6 if ":" in self.host else _Server
-        server = cls((self.host, self._port), _Handler)
-        server.app = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"http-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        log.info("http server listening", host=self.host, port=self.port)
+        """Bind every listener and serve each in a daemon thread; a second call does nothing.
+
+        A listener that cannot bind (port taken) stops the ones already started, then
+        the ``OSError`` propagates.
+        """
+        if self._collector is None:
+            self._collector = _Responses(self)
+            self.registry.register(self._collector)
+        started: list[Listener] = []
+        try:
+            for listener in self.listeners.values():
+                listener.start()
+                started.append(listener)
+        except OSError:
+            for listener in started:
+                listener.stop()
+            self._unregister()
+            raise
 
     def stop(self) -> None:
-        """Stop accepting, close open connections, and wait for the serving thread."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        with self._lock:
-            connections = list(self._connections)
-        for sock in connections:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        """Stop accepting, close open connections, and wait for the serving threads."""
+        for listener in self.listeners.values():
+            listener.stop()
+        self._unregister()
 
-    def _track(self, sock: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._connections.add(sock)
-            else:
-                self._connections.discard(sock)
+    def _unregister(self) -> None:
+        collector, self._collector = self._collector, None
+        if collector is not None:
+            with contextlib.suppress(KeyError):
+                self.registry.unregister(collector)

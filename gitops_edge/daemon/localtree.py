@@ -5,6 +5,14 @@ is nothing to clone, the files are the truth, and the revision stamped on object
 what :func:`describe_revision` says (``<sha>``, ``<sha>-dirty`` or ``unversioned``).
 A poll notices a new commit (HEAD moved, so the stamp changes); edits between commits
 are noticed by the file watcher instead, which knows exactly which paths moved.
+
+The watcher asks the kernel only for the events that can change a plan
+(:data:`WATCHED_EVENTS`). Without that filter inotify reports every open, read and
+close too, and a full reconcile reads every file of the tree: on a 3 000-site tree the
+daemon's own reads overflowed the inotify queue ("Inotify queue overflowed;
+filesystem events were lost") and real edits could be lost with them. watchdog turns
+the filter into the inotify mask (``InotifyEmitter.get_event_mask_from_filter``,
+watchdog >= 4), so reads never reach the queue at all (``bench/watcher.py`` measures it).
 """
 
 from __future__ import annotations
@@ -12,13 +20,44 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import git
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 
 from gitops_edge.daemon.affected import Change, parse_name_status, strip_prefix
 from gitops_edge.daemon.source import SHA, ForcePush, SourceError, Update, check_subpath
 from gitops_edge.source.gitsafe import git_call
 from gitops_edge.source.revision import describe_revision
+
+WATCHED_EVENTS: tuple[type[FileSystemEvent], ...] = (
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+)
+"""Created, modified, deleted, moved: what an edit, a checkout or a rename does to a tree.
+
+Not opened/closed/accessed (reads), and not a directory's own "modified" (a child
+changed, which the child's event already says)."""
+
+
+def schedule_tree(observer: Any, handler: FileSystemEventHandler, root: Path) -> None:
+    """Watch ``root`` recursively on ``observer`` for :data:`WATCHED_EVENTS` only."""
+    observer.schedule(handler, str(root), recursive=True, event_filter=list(WATCHED_EVENTS))
 
 
 class LocalSource:

@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from gitops_edge.daemon.config import RunOptions, open_sink, open_source
 from gitops_edge.daemon.controller import Controller
-from gitops_edge.daemon.http import DaemonHTTP
+from gitops_edge.daemon.http import WEBHOOK, DaemonHTTP
 from gitops_edge.daemon.leader import LeaderElector
 from gitops_edge.daemon.localtree import LocalSource
 from gitops_edge.daemon.queue import ALL, WorkQueue
@@ -60,7 +60,7 @@ class Runner:
             raise SinkSpecError("--leader-elect needs a cluster connection for its Lease")
         self.opts = opts
         self.kube = kube
-        self.metrics = metrics or Metrics(CollectorRegistry())
+        self.metrics = metrics or Metrics(CollectorRegistry(), per_site=opts.metrics_per_site)
         self.trigger_metrics = TriggerMetrics(self.metrics.registry)
         self.source = open_source(opts)
         self.sink, exclusive = open_sink(opts, kube)
@@ -137,6 +137,7 @@ class Runner:
             registry=self.metrics.registry,
             ready=lambda: self.started.is_set(),
             healthy=self._healthy,
+            webhook=None if opts.webhook_port is None else (opts.webhook_host, opts.webhook_port),
         )
         if opts.webhook_secret:
             self.http.route(
@@ -148,6 +149,7 @@ class Runner:
                     request_poll=self.request_poll,
                     metrics=self.trigger_metrics,
                 ),
+                listener=WEBHOOK,
             )
         else:
             log.warning(

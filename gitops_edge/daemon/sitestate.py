@@ -35,6 +35,9 @@ class SiteStatus:
     last_sync: float | None = None
     """Wall-clock time of the last reconcile that left the site in sync with its commit."""
     error: str = ""
+    wave: int = 0
+    deferred_since: float | None = None
+    """Wall-clock time the site was first deferred, this time round (None: not deferred)."""
 
 
 class SiteStates:
@@ -62,10 +65,15 @@ class SiteStates:
             for sp in plan.sites:
                 status = self._by_site.setdefault(sp.site, SiteStatus())
                 status.gate, status.reason, status.revision = sp.gate, sp.reason, plan.revision
-                status.state = site_state(sp)
+                status.state, status.wave = site_state(sp), sp.wave
+                if sp.gate != "deferred":
+                    status.deferred_since = None
+                elif status.deferred_since is None:
+                    status.deferred_since = now
                 emitted = result.sites.get(sp.site)
                 status.error = "; ".join(emitted.errors) if emitted else ""
                 if status.error:
+                    self.metrics.emit_errors.inc()
                     log.warning(
                         "site failed", site=sp.site, revision=plan.revision, error=status.error
                     )
@@ -101,3 +109,4 @@ class SiteStates:
                     counts[status.state] = counts.get(status.state, 0) + 1
                 for state, n in counts.items():
                     self.metrics.sites_by_state.labels(state=state).set(n)
+            self.metrics.observe_fleet(self._by_site.values(), current_wave=plan.current_wave)

@@ -30,6 +30,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from gitops_edge.daemon.http import Request, Response
+from gitops_edge.daemon.localtree import schedule_tree
 from gitops_edge.daemon.queue import ALL
 from gitops_edge.daemon.source import ForcePush, Source, SourceError, Update
 from gitops_edge.daemon.webhooks import decide
@@ -228,7 +229,7 @@ class TreeWatcher(FileSystemEventHandler):
 
     def start(self) -> None:
         observer = Observer()
-        observer.schedule(self, str(self.root), recursive=True)
+        schedule_tree(observer, self, self.root)
         observer.daemon = True
         observer.start()
         self._observer = observer

@@ -8,18 +8,51 @@ library that registers globally at import time makes the second one fail with
 Label values that are known in advance (results, site states, actions) are created at
 construction, so a dashboard shows ``0`` rather than "no data" before the first event
 and a ``rate()`` over a counter that starts late does not miss its first increments.
+
+Memory is the documented scaling limit, so the registry also carries prometheus-client's
+process (``process_resident_memory_bytes``, open fds, CPU), platform
+(``python_info``) and garbage-collector (``python_gc_*``) collectors, and
+``gitops_edge_build_info`` says which release a replica runs.
+
+The fleet is also summarised without a ``site`` label (``gitops_edge_sites``,
+``gitops_edge_wave_sites``, ``gitops_edge_sites_failed``, the oldest deferral), so
+alerts and dashboards work with ``per_site=False`` (``--metrics-per-site=false``),
+which drops the one per-site series for fleets where 10 000 of them cost more than
+they tell.
 """
 
 from __future__ import annotations
 
 import contextlib
+import platform
+import re
 import time
+from collections.abc import Iterable
+from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
+from gitops_edge import __version__
 from gitops_edge.plan.model import Plan, SitePlan
 
-__all__ = ["ACTIONS", "RECONCILE_BUCKETS", "RESULTS", "SITE_STATES", "Metrics", "site_state"]
+__all__ = [
+    "ACTIONS",
+    "HALTED",
+    "RECONCILE_BUCKETS",
+    "RESULTS",
+    "SITE_STATES",
+    "FleetRow",
+    "Metrics",
+    "site_state",
+]
 
 SITE_STATES = (
     "ready",
@@ -39,6 +72,27 @@ RECONCILE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.
 """A one-site reconcile takes well under a second; a full 10 000-site one, minutes."""
 
 
+HALTED = re.compile(r"^wave (\d+) halted: ")
+"""How :func:`gitops_edge.plan.waves.gate_waves` words the hold of a wave over its failures."""
+
+
+class FleetRow(Protocol):
+    """What the fleet-wide series need to know about one site (``SiteStatus`` has it)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def wave(self) -> int: ...
+    @property
+    def gate(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def error(self) -> str: ...
+    @property
+    def deferred_since(self) -> float | None: ...
+
+
 def site_state(site: SitePlan) -> str:
     """The ``state`` label for one site of a plan."""
     if site.gate == "ready" and not site.pending():
@@ -49,9 +103,22 @@ def site_state(site: SitePlan) -> str:
 class Metrics:
     """All gitops-edge series; ``registry`` is what ``/metrics`` exposes."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, *, per_site: bool = True) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self.per_site = per_site
         reg = self.registry
+        _process_collectors(reg)
+        self.build_info = Gauge(
+            "gitops_edge_build_info",
+            "Always 1; the labels say which gitops-edge release and Python run this replica.",
+            ["version", "python_version", "python_implementation"],
+            registry=reg,
+        )
+        self.build_info.labels(
+            version=__version__,
+            python_version=platform.python_version(),
+            python_implementation=platform.python_implementation(),
+        ).set(1)
         self.reconcile_seconds = Histogram(
             "gitops_edge_reconcile_duration_seconds",
             "Time one reconcile took, from reading the source to the last emitted object.",
@@ -94,6 +161,41 @@ class Metrics:
             ["action"],
             registry=reg,
         )
+        self.emit_errors = Counter(
+            "gitops_edge_emit_errors",
+            "Site writes to the sink (Kubernetes API, git, directory) that failed.",
+            registry=reg,
+        )
+        self.sites_failed = Gauge(
+            "gitops_edge_sites_failed",
+            "Sites whose last write to the sink failed.",
+            registry=reg,
+        )
+        self.wave_sites = Gauge(
+            "gitops_edge_wave_sites",
+            "Sites by rollout wave and state (the states of gitops_edge_sites).",
+            ["wave", "state"],
+            registry=reg,
+        )
+        self.wave_current = Gauge(
+            "gitops_edge_wave_current",
+            "The rollout wave in progress (later waves wait for it); -1 when none is.",
+            registry=reg,
+        )
+        self.wave_halted = Gauge(
+            "gitops_edge_wave_halted",
+            "1 while a wave has more failed sites than rollout.maxFailures and later waves "
+            "are held, else 0.",
+            registry=reg,
+        )
+        self.oldest_deferral = Gauge(
+            "gitops_edge_oldest_deferral_timestamp_seconds",
+            "Unix time the longest-deferred site was deferred (its edge node offline); "
+            "0 when no site is deferred.",
+            registry=reg,
+        )
+        self.wave_current.set(-1)
+        self._wave_cells: set[tuple[str, str]] = set()
         for result in RESULTS:
             self.reconcile_seconds.labels(result=result)
         for state in SITE_STATES:
@@ -110,11 +212,54 @@ class Metrics:
         for state, count in counts.items():
             self.sites_by_state.labels(state=state).set(count)
 
+    def observe_fleet(self, rows: Iterable[FleetRow], *, current_wave: int | None) -> None:
+        """Set the label-free fleet summary from every site's last known status.
+
+        ``current_wave`` is the last plan's: planned against the whole fleet's live
+        state, so a one-site reconcile knows it as well as a full one.
+        """
+        by_wave: dict[tuple[str, str], int] = {}
+        failed = 0
+        halted = False
+        oldest: float | None = None
+        for row in rows:
+            key = (str(row.wave), row.state)
+            by_wave[key] = by_wave.get(key, 0) + 1
+            failed += bool(row.error)
+            halted = halted or (row.gate == "waiting" and HALTED.match(row.reason) is not None)
+            since = row.deferred_since
+            if row.gate == "deferred" and since is not None:
+                oldest = since if oldest is None else min(oldest, since)
+        # every (wave, state) once seen stays, at 0, so a drained cell reads 0, not "no data"
+        for labels in list(self._wave_cells):
+            if labels not in by_wave:
+                self.wave_sites.labels(wave=labels[0], state=labels[1]).set(0)
+        for (wave, state), n in by_wave.items():
+            self.wave_sites.labels(wave=wave, state=state).set(n)
+            self._wave_cells.add((wave, state))
+        self.sites_failed.set(failed)
+        self.wave_halted.set(1 if halted else 0)
+        self.wave_current.set(-1 if current_wave is None else current_wave)
+        self.oldest_deferral.set(0 if oldest is None else oldest)
+
     def mark_synced(self, site: str, at: float | None = None) -> None:
         """Record a site's successful reconcile (now, unless ``at`` is given)."""
-        self.last_sync.labels(site=site).set(time.time() if at is None else at)
+        if self.per_site:
+            self.last_sync.labels(site=site).set(time.time() if at is None else at)
 
     def forget_site(self, site: str) -> None:
         """Drop a removed site's series so 10 000 sites do not leave 10 000 ghosts behind."""
         with contextlib.suppress(KeyError):
             self.last_sync.remove(site)
+
+
+def _process_collectors(registry: CollectorRegistry) -> None:
+    """prometheus-client's process, platform and GC collectors, on ``registry``.
+
+    The library registers one of each on its global registry at import; the daemon
+    exposes its own registry only, so it gets fresh instances. ``ProcessCollector``
+    reads ``/proc`` and exports nothing where there is none (macOS).
+    """
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)

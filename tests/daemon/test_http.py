@@ -14,7 +14,7 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
-from gitops_edge.daemon.http import DaemonHTTP, Headers, Request, Response
+from gitops_edge.daemon.http import WEBHOOK, DaemonHTTP, Headers, Request, Response
 from gitops_edge.observe.metrics import Metrics
 
 
@@ -307,3 +307,82 @@ def test_headers_mapping_is_case_insensitive_and_joins_repeats() -> None:
     assert headers.get("missing") is None
     assert list(headers) == ["X-A", "Accept"]
     assert len(headers) == 2
+
+
+# -- listeners ------------------------------------------------------------------------
+
+
+def _get(port: int, path: str, method: str = "GET") -> int:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - http literal above
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+
+
+def test_webhook_routes_on_their_own_listener_are_served_there_only() -> None:
+    metrics = Metrics()
+    server = DaemonHTTP(
+        "127.0.0.1",
+        0,
+        registry=metrics.registry,
+        ready=lambda: True,
+        healthy=lambda: True,
+        webhook=("127.0.0.1", 0),
+    )
+    server.route("POST", "/webhook", lambda r: Response(202), listener=WEBHOOK)
+    server.route("GET", "/fleet", lambda r: Response(200))  # internal by default
+    server.start()
+    try:
+        assert server.separate_webhooks and server.webhook_port != server.port
+        assert _get(server.webhook_port, "/webhook", "POST") == 202
+        assert _get(server.port, "/webhook", "POST") == 404
+        for path in ("/metrics", "/healthz", "/readyz", "/fleet"):
+            assert _get(server.port, path) == 200, path
+            assert _get(server.webhook_port, path) == 404, path
+        value = metrics.registry.get_sample_value
+        assert value("gitops_edge_http_requests_total", {"listener": "webhook", "code": "404"}) == 4
+        assert value("gitops_edge_http_requests_total", {"listener": "webhook", "code": "202"}) == 1
+        assert value("gitops_edge_http_requests_total", {"listener": "metrics", "code": "404"}) == 1
+    finally:
+        server.stop()
+    # stopped: its series leave the registry, so another server can take its place
+    assert (
+        metrics.registry.get_sample_value(
+            "gitops_edge_http_requests_total", {"listener": "webhook", "code": "202"}
+        )
+        is None
+    )
+
+
+def test_without_a_webhook_address_webhook_routes_share_the_metrics_listener(
+    served: Served,
+) -> None:
+    with structlog.testing.capture_logs() as events:
+        served.server.route("POST", "/webhook", lambda r: Response(202), listener=WEBHOOK)
+    assert not served.server.separate_webhooks
+    assert served.server.webhook_port == served.server.port
+    assert served.get("/webhook", method="POST", data=b"")[0] == 202
+    assert any("--webhook-listen" in e["event"] for e in events)
+    with pytest.raises(ValueError, match="no listener"):
+        served.server.route("GET", "/x", lambda r: Response(200), listener="public")
+
+
+def test_a_taken_webhook_port_fails_start_and_frees_the_metrics_port() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        metrics = Metrics()
+        server = DaemonHTTP(
+            "127.0.0.1",
+            0,
+            registry=metrics.registry,
+            ready=lambda: True,
+            healthy=lambda: True,
+            webhook=("127.0.0.1", busy),
+        )
+        with pytest.raises(OSError):
+            server.start()
+        assert server.listeners["metrics"]._server is None

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from gitops_edge.daemon.sitestate import SiteStates
+from gitops_edge.emit.result import EmitResult, SiteResult
 from gitops_edge.observe.metrics import SITE_STATES, Metrics, site_state
 from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
+from gitops_edge.plan.waves import gate_waves
 
 CM = ("v1", "ConfigMap", "gitops-edge-guangdong", "eggo-config")
 
@@ -118,3 +126,107 @@ def test_a_removed_site_leaves_no_series_behind() -> None:
     text = generate_latest(metrics.registry).decode()
     assert 'site="guangdong"' not in text
     assert 'site="hunan"' in text
+
+
+def test_process_platform_gc_and_build_info_are_on_the_daemons_registry() -> None:
+    from gitops_edge import __version__
+
+    metrics = Metrics()
+    registry = metrics.registry
+    assert registry.get_sample_value("gitops_edge_build_info", _build_labels()) == 1.0
+    assert _build_labels()["version"] == __version__
+    text = generate_latest(registry).decode()
+    assert "python_info{" in text
+    assert "python_gc_collections_total{" in text
+    if Path("/proc/self/stat").exists():  # ProcessCollector reads /proc
+        rss = registry.get_sample_value("process_resident_memory_bytes")
+        assert rss is not None and rss > 1e6
+
+
+def _build_labels() -> dict[str, str]:
+    import platform
+
+    from gitops_edge import __version__
+
+    return {
+        "version": __version__,
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+    }
+
+
+def test_per_site_false_keeps_no_site_label() -> None:
+    metrics = Metrics(per_site=False)
+    states = SiteStates(metrics)
+    plan = small_plan()
+    states.record(plan, EmitResult("dir:out"), full=True)
+    text = generate_latest(metrics.registry).decode()
+    assert "site=" not in text
+    assert sites(metrics)["unchanged"] == 2.0  # fleet series stay
+    with_sites = Metrics()
+    SiteStates(with_sites).record(plan, EmitResult("dir:out"), full=True)
+    assert 'site="hunan"' in generate_latest(with_sites.registry).decode()
+
+
+def test_fleet_series_by_wave_failures_and_the_oldest_deferral() -> None:
+    metrics = Metrics()
+    states = SiteStates(metrics)
+    result = EmitResult("kube")
+    result.sites["hunan"] = SiteResult("hunan", errors=["apply: 500 Internal Server Error"])
+    states.record(small_plan(), result, full=True)
+    value = metrics.registry.get_sample_value
+    assert value("gitops_edge_wave_sites", {"wave": "0", "state": "unchanged"}) == 2.0
+    assert value("gitops_edge_wave_sites", {"wave": "1", "state": "suspended"}) == 2.0
+    assert value("gitops_edge_wave_sites", {"wave": "2", "state": "waiting"}) == 1.0
+    assert value("gitops_edge_sites_failed") == 1.0
+    assert value("gitops_edge_emit_errors_total") == 1.0
+    first = value("gitops_edge_oldest_deferral_timestamp_seconds")
+    assert first is not None and first > 0
+    # a later reconcile keeps the first deferral time; the node back online clears it
+    states.record(small_plan(), EmitResult("kube"), full=True)
+    assert value("gitops_edge_oldest_deferral_timestamp_seconds") == first
+    assert value("gitops_edge_sites_failed") == 0.0
+    back = Plan("feed", (SitePlan("xizang", 1, "ready"),))
+    states.record(back, EmitResult("kube"), full=False)
+    assert value("gitops_edge_oldest_deferral_timestamp_seconds") == 0.0
+    assert value("gitops_edge_wave_sites", {"wave": "1", "state": "deferred"}) == 0.0
+
+
+def test_a_wave_halted_by_failures_is_seen_as_the_planner_words_it() -> None:
+    """Uses the real :func:`gate_waves`, so a change of its wording fails here."""
+    sites_in = [
+        SitePlan("a", 0, "ready", failed=True),
+        SitePlan("b", 0, "ready", failed=True),
+        SitePlan("c", 1, "ready", changes=(change("update"),)),
+    ]
+    gated, current = gate_waves(sites_in, max_failures=1, feedback=True)
+    metrics = Metrics()
+    SiteStates(metrics).record(
+        Plan("feed", tuple(gated), current_wave=current), EmitResult("kube"), full=True
+    )
+    assert metrics.registry.get_sample_value("gitops_edge_wave_halted") == 1.0
+    assert metrics.registry.get_sample_value("gitops_edge_wave_current") == 0.0
+    waiting, current = gate_waves(
+        [SitePlan("a", 0, "ready"), SitePlan("c", 1, "ready", changes=(change("update"),))],
+        max_failures=1,
+        feedback=True,
+    )
+    SiteStates(metrics).record(
+        Plan("feed", tuple(waiting), current_wave=current), EmitResult("kube"), full=True
+    )
+    assert metrics.registry.get_sample_value("gitops_edge_wave_halted") == 0.0  # waiting only
+    assert metrics.registry.get_sample_value("gitops_edge_wave_current") == 0.0
+
+
+def test_exposition_passes_promtool_check_metrics() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package prometheus; .ci/run installs it)")
+    metrics = Metrics()
+    SiteStates(metrics).record(small_plan(), EmitResult("dir:out"), full=True)
+    metrics.reconcile_seconds.labels(result="ok").observe(0.3)
+    text = generate_latest(metrics.registry).decode()
+    proc = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

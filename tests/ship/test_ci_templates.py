@@ -100,10 +100,78 @@ def test_github_template_runs_on_pull_requests() -> None:
     data = _load(GITHUB)
     on = data.get("on", data.get(True)) or {}  # YAML 1.1 reads a bare `on` as true
     assert "pull_request" in on
-    assert data["permissions"]["pull-requests"] == "write"
-    assert data["permissions"]["contents"] == "read"
+    # least privilege per job: nothing by default, the comment right only where it is used
+    assert data["permissions"] == {}
+    assert data["jobs"]["validate"]["permissions"] == {"contents": "read"}
+    assert data["jobs"]["plan"]["permissions"] == {"contents": "read", "pull-requests": "write"}
     runs = " ".join(s.get("run", "") for s in github_steps("plan"))
     assert "gh pr comment" in runs and "--edit-last" in runs
+
+
+def test_github_actions_are_pinned_by_commit() -> None:
+    text = GITHUB.read_text(encoding="utf-8")
+    uses = re.findall(r"^\s*-?\s*uses:\s*(\S+)(.*)$", text, flags=re.MULTILINE)
+    assert uses
+    for ref, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), f"{ref}: pin a full commit"
+        assert re.search(r"#\s*v\d+\.\d+\.\d+", comment), f"{ref}: name its tag in a comment"
+
+
+def test_no_placeholder_install_source() -> None:
+    for path in (GITHUB, GITLAB):
+        text = path.read_text(encoding="utf-8")
+        assert "git.example" not in text and "example/ops/gitops-edge.git" not in text, path.name
+
+
+PINNED = (
+    "gitops-edge==0.1.0",
+    "gitops-edge @ git+https://git.ops.internal/ops/gitops-edge.git@" + "a" * 40,
+)
+UNPINNED = (
+    "",
+    "gitops-edge",
+    "gitops-edge>=0.1",
+    "gitops-edge @ git+https://git.ops.internal/ops/gitops-edge.git@v0.1.0",
+    "gitops-edge @ git+https://git.ops.internal/ops/gitops-edge.git",
+    "gitops-edge==0.1.0; rm -rf /",
+)
+
+
+def _install_scripts() -> dict[str, str]:
+    github = next(
+        s["run"] for s in github_steps("validate") if s.get("name") == "Install gitops-edge"
+    )
+    gitlab = "\n".join(gitlab_jobs()["gitops-edge-validate"]["before_script"])
+    return {"github": github, "gitlab": gitlab}
+
+
+@pytest.mark.parametrize("spec", [*PINNED, *UNPINNED])
+@pytest.mark.parametrize("template", ["github", "gitlab"])
+def test_install_takes_only_a_pinned_spec(
+    template: str, spec: str, tmp_path: Path, ci_env: dict[str, str]
+) -> None:
+    bin_dir = Path(ci_env["PATH"].split(os.pathsep)[0])
+    _executable(bin_dir / "python", f'#!/bin/sh\necho "python $*" >> {tmp_path / "pip.log"}\n')
+    proc = subprocess.run(
+        ["bash", "-e", "-c", _install_scripts()[template]],
+        env={**ci_env, "GITOPS_EDGE_PIP_SPEC": spec},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    installed = (tmp_path / "pip.log").read_text() if (tmp_path / "pip.log").exists() else ""
+    if spec in PINNED:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "-m pip install --quiet " + spec in installed
+    else:
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert (
+            "GITOPS_EDGE_PIP_SPEC" in proc.stdout + proc.stderr
+            and "pinned" in proc.stdout + proc.stderr
+        )
+        assert not installed
 
 
 @pytest.mark.parametrize("where", sorted(scripts()))

@@ -1,8 +1,11 @@
-"""The kustomize base in ``deploy/``: renders, is schema-valid, and its RBAC is exact.
+"""The kustomize base in ``deploy/`` and its overlays: render, schema-valid, RBAC exact.
 
-``kubectl kustomize deploy/`` is rendered once; every object is validated strictly
-against the official Kubernetes JSON schemas bundled with ``kubernetes-validate`` (the
-oldest bundled release, close to what a KubeEdge central cluster runs, and the newest).
+``kubectl kustomize deploy/`` (the base) and each overlay (``deploy/overlays/ha``,
+``deploy/overlays/monitoring``, and HA with the monitoring component) are rendered
+once; every object is validated strictly against the official Kubernetes JSON schemas
+bundled with ``kubernetes-validate`` (the oldest bundled release, close to what a
+KubeEdge central cluster runs, and the newest), and the Prometheus Operator objects
+against that operator's CRD models (:mod:`tests.ship.monitoring`).
 
 The RBAC is checked both ways against what gitops-edge really does
 (:mod:`tests.ship.scenarios` runs the CLI, the daemon's reconcile, its informers and a
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -32,6 +36,7 @@ from kubernetes_validate.utils import all_versions, latest_version
 from gitops_edge.cli import main
 from gitops_edge.live.resources import MANAGED, resource_for
 
+from .monitoring import MONITORING_GROUP, operator_errors
 from .rbac import EVERYWHERE, Call, Grant, allowed, grants_for, rule_calls
 from .scenarios import (
     LEADER_LEASE,
@@ -49,6 +54,10 @@ NAMESPACE = "gitops-edge"
 SERVICE_ACCOUNT = "gitops-edge"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 PORT = 8080
+"""Probes and /metrics (``--listen``)."""
+WEBHOOK_PORT = 9292
+"""Push webhooks alone (``--webhook-listen``)."""
+OVERLAYS = ("ha", "monitoring", "ha+monitoring")
 UID = 65532
 CACHE_DIR = "/var/cache/gitops-edge"
 ARCH_WORDS = re.compile(r"amd64|arm64|aarch64|x86[_-]64")
@@ -82,16 +91,42 @@ if importlib.util.find_spec(LEADER_MODULE) is None:
 # -- rendering ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def rendered() -> list[dict[str, Any]]:
+def kustomize(path: Path) -> list[dict[str, Any]]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl is not installed: cannot render deploy/ with `kubectl kustomize`")
     proc = subprocess.run(
-        [kubectl, "kustomize", str(DEPLOY)], capture_output=True, text=True, timeout=60, check=False
+        [kubectl, "kustomize", str(path)], capture_output=True, text=True, timeout=60, check=False
     )
-    assert proc.returncode == 0, f"kubectl kustomize deploy/ failed:\n{proc.stderr}"
+    assert proc.returncode == 0, f"kubectl kustomize {path} failed:\n{proc.stderr}"
     return load_all(proc.stdout)
+
+
+def render_overlay(name: str, tmp: Path) -> list[dict[str, Any]]:
+    """``deploy/overlays/NAME``; ``ha+monitoring`` is the overlay a user writes for both."""
+    if name != "ha+monitoring":
+        return kustomize(DEPLOY / "overlays" / name)
+    own = tmp / "ha-monitoring"
+    own.mkdir(parents=True, exist_ok=True)
+    (own / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+        "kind: Kustomization\n"
+        f"resources: [{os.path.relpath(DEPLOY / 'overlays' / 'ha', own)}]\n"
+        f"components: [{os.path.relpath(DEPLOY / 'components' / 'monitoring', own)}]\n",
+        encoding="utf-8",
+    )
+    return kustomize(own)
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict[str, Any]]:
+    return kustomize(DEPLOY)
+
+
+@pytest.fixture(scope="module")
+def overlays(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+    tmp = tmp_path_factory.mktemp("overlays")
+    return {name: render_overlay(name, tmp) for name in OVERLAYS}
 
 
 def _one(rendered: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
@@ -120,7 +155,6 @@ def test_renders_the_whole_base(rendered: list[dict[str, Any]]) -> None:
         "ConfigMap",
         "Deployment",
         "Service",
-        "PodDisruptionBudget",
         "NetworkPolicy",
     ):
         assert kind in kinds, f"deploy/ renders no {kind}"
@@ -138,17 +172,67 @@ def test_renders_the_whole_base(rendered: list[dict[str, Any]]) -> None:
             assert obj["metadata"].get("namespace") == expected, obj["metadata"]
 
 
+def _schema_errors(objects: list[dict[str, Any]], version: str) -> list[str]:
+    errors = []
+    for obj in objects:
+        where = f"{obj['kind']} {obj['metadata']['name']}"
+        if obj["apiVersion"].startswith(f"{MONITORING_GROUP}/"):
+            errors.extend(f"{where}: {e}" for e in operator_errors(obj))
+            continue
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            errors.append(f"{where}: {exc.message}")
+    return errors
+
+
 @pytest.mark.parametrize("version", sorted({all_versions()[0], latest_version()}))
 def test_objects_are_valid_against_the_kubernetes_schemas(
     rendered: list[dict[str, Any]], version: str
 ) -> None:
-    errors = []
-    for obj in rendered:
-        try:
-            kubernetes_validate.validate(obj, version, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            errors.append(f"{obj['kind']} {obj['metadata']['name']}: {exc.message}")
+    errors = _schema_errors(rendered, version)
     assert not errors, f"invalid for Kubernetes {version}:\n" + "\n".join(errors)
+
+
+@pytest.mark.parametrize("version", sorted({all_versions()[0], latest_version()}))
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_overlay_is_valid_against_the_schemas(
+    overlays: dict[str, list[dict[str, Any]]], overlay: str, version: str
+) -> None:
+    errors = _schema_errors(overlays[overlay], version)
+    assert not errors, f"overlay {overlay} invalid for Kubernetes {version}:\n" + "\n".join(errors)
+
+
+def test_the_base_is_one_replica_and_the_ha_overlay_two_with_a_pdb(
+    rendered: list[dict[str, Any]], overlays: dict[str, list[dict[str, Any]]]
+) -> None:
+    assert _one(rendered, "Deployment")["spec"]["replicas"] == 1
+    assert not [o for o in rendered if o["kind"] == "PodDisruptionBudget"], (
+        "with one replica, a PDB with minAvailable 1 blocks every drain"
+    )
+    for name in ("ha", "ha+monitoring"):
+        ha = overlays[name]
+        deploy = _one(ha, "Deployment", "gitops-edge")
+        assert deploy["spec"]["replicas"] == 2
+        assert "--leader-elect" in _container(ha)["args"]
+        pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
+        pdb = _one(ha, "PodDisruptionBudget")
+        assert pdb["spec"]["minAvailable"] == 1
+        assert all(
+            pod_labels.get(k) == v for k, v in pdb["spec"]["selector"]["matchLabels"].items()
+        )
+
+    # the overlays change nothing else that matters: same RBAC, same pod template
+    def rbac(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(
+            (o for o in objs if o["apiVersion"].startswith(RBAC_GROUP)),
+            key=lambda o: (o["kind"], o["metadata"]["name"]),
+        )
+
+    for name, objs in overlays.items():
+        assert rbac(objs) == rbac(rendered), f"overlay {name} changes RBAC"
+        template = _one(objs, "Deployment")["spec"]["template"]
+        assert template == _one(rendered, "Deployment")["spec"]["template"], name
 
 
 # -- the workload ---------------------------------------------------------------------
@@ -169,7 +253,7 @@ def _port(container: dict[str, Any], probe: dict[str, Any]) -> int:
 
 def test_deployment_runs_the_leader_elected_daemon(rendered: list[dict[str, Any]]) -> None:
     deploy = _one(rendered, "Deployment", "gitops-edge")
-    assert deploy["spec"]["replicas"] == 2
+    assert deploy["spec"]["replicas"] == 1  # leader-elected even so: rolling updates overlap
     pod = deploy["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == SERVICE_ACCOUNT
     c = _container(rendered)
@@ -183,7 +267,11 @@ def test_deployment_runs_the_leader_elected_daemon(rendered: list[dict[str, Any]
     config = _one(rendered, "ConfigMap", repo_ref["name"])
     assert config["data"][repo_ref["key"]].startswith(("https://", "ssh://", "git@"))
     assert "$(GITOPS_EDGE_REPO)" in args
-    assert {p["containerPort"] for p in c["ports"]} == {PORT}
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {
+        "metrics": PORT,
+        "webhook": WEBHOOK_PORT,
+    }
+    assert f"--listen=:{PORT}" in c["args"] and f"--webhook-listen=:{WEBHOOK_PORT}" in c["args"]
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert _port(c, c["livenessProbe"]) == _port(c, c["readinessProbe"]) == PORT
@@ -232,20 +320,19 @@ def test_service_pdb_and_network_policy(rendered: list[dict[str, Any]]) -> None:
     svc = _one(rendered, "Service")
     assert selects(svc["spec"]["selector"])
     ports = {p["name"]: p for p in svc["spec"]["ports"]}
-    assert {"http", "metrics"} <= set(ports)
-    for p in ports.values():
-        target = p["targetPort"]
-        assert (port_names[target] if isinstance(target, str) else target) == PORT
-    pdb = _one(rendered, "PodDisruptionBudget")
-    assert pdb["spec"]["minAvailable"] == 1
-    assert selects(pdb["spec"]["selector"]["matchLabels"])
+    assert set(ports) == {"webhook", "metrics"}
+    targets = {
+        name: port_names[p["targetPort"]] if isinstance(p["targetPort"], str) else p["targetPort"]
+        for name, p in ports.items()
+    }
+    assert targets == {"webhook": WEBHOOK_PORT, "metrics": PORT}
     netpol = _one(rendered, "NetworkPolicy")
     assert selects(netpol["spec"]["podSelector"]["matchLabels"])
     assert sorted(netpol["spec"]["policyTypes"]) == ["Egress", "Ingress"]
     ingress = {
         (p.get("protocol", "TCP"), p["port"]) for r in netpol["spec"]["ingress"] for p in r["ports"]
     }
-    assert ingress == {("TCP", PORT)}
+    assert ingress == {("TCP", PORT), ("TCP", WEBHOOK_PORT)}
     egress = {
         (p.get("protocol", "TCP"), p["port"]) for r in netpol["spec"]["egress"] for p in r["ports"]
     }
