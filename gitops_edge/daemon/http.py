@@ -20,8 +20,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -87,6 +87,8 @@ class Response:
     status: int
     body: bytes = b""
     content_type: str = _TEXT
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra response headers (``WWW-Authenticate``, ``Content-Security-Policy``)."""
 
 
 Handler = Callable[[Request], Response]
@@ -335,7 +337,14 @@ class DaemonHTTP:
         except Exception:
             log.exception("http handler failed", method=request.method, path=request.path)
             return Response(500, b"internal server error\n"), {}
-        return response, {}
+        return response, dict(response.headers)
+
+    # -- pages mounted by other modules ------------------------------------------------
+
+    def mount(self, routes: Iterable[tuple[str, str, Handler]]) -> None:
+        """Serve a module's ``(method, path, handler)`` routes (the fleet page, say)."""
+        for method, path, handler in routes:
+            self.route(method, path, handler)
 
     # -- built-in endpoints ----------------------------------------------------------
 
