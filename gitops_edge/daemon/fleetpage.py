@@ -383,7 +383,7 @@ def _csp_hash(text: str) -> str:
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         f"default-src 'none'; script-src {_csp_hash(SCRIPT)}; style-src {_csp_hash(STYLE)}; "
-        "connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
+        "connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
         "frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -407,7 +407,7 @@ def _shell(title: str, observed: str, body: str) -> str:
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
+        '<meta name="referrer" content="no-referrer"><link rel="icon" href="data:,">'
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
         f'<header><h1><a href="{PAGE_PATH}">gitops-edge fleet</a></h1>'
         f'<span id="observed">{_e(observed)}</span>'
