@@ -814,7 +814,14 @@ class Unavailable(Exception):
 
 
 class FleetPage:
-    """Handlers for the page, the site detail and the JSON; one build serves for a few seconds."""
+    """Handlers for the page, the site detail and the JSON; one build serves many requests.
+
+    A view is reused for ``cache_seconds``, or for twice as long as it took to build if
+    that is longer, so a large fleet is not rebuilt back to back while people watch.
+    While one request rebuilds an expired view, the others are answered at once from
+    the previous one (its "observed" time says how old it is); only the very first
+    request waits for a build.
+    """
 
     def __init__(
         self,
@@ -827,15 +834,32 @@ class FleetPage:
         self.cache_seconds = cache_seconds
         self._clock = clock
         self._lock = threading.Lock()
+        self._building = threading.Lock()
         self._cached: tuple[float, Fleet] | None = None
+        self._ttl = cache_seconds
         self.builds = 0
 
+    def _fresh(self) -> Fleet | None:
+        cached = self._cached
+        if cached is not None and self._clock() - cached[0] < self._ttl:
+            return cached[1]
+        return None
+
     def fleet(self) -> Fleet:
-        """The current view: rebuilt when older than ``cache_seconds``, one build at a time."""
+        """The current view, rebuilt when expired; never two builds at once."""
         with self._lock:
-            cached = self._cached
-            if cached is not None and self._clock() - cached[0] < self.cache_seconds:
-                return cached[1]
+            fresh, cached = self._fresh(), self._cached
+        if fresh is not None:
+            return fresh
+        if cached is not None and not self._building.acquire(blocking=False):
+            return cached[1]  # a rebuild is under way: the previous view answers meanwhile
+        if cached is None:
+            self._building.acquire()
+        try:
+            fresh = self._fresh()  # built by another request while this one waited
+            if fresh is not None:
+                return fresh
+            started = self._clock()
             snap = self._snapshot()
             fleet = build_fleet(
                 snap.repo,
@@ -844,9 +868,14 @@ class FleetPage:
                 daemon=snap.daemon,
                 current_wave=snap.current_wave,
             )
-            self.builds += 1
-            self._cached = (self._clock(), fleet)
+            done = self._clock()
+            with self._lock:
+                self.builds += 1
+                self._ttl = max(self.cache_seconds, 2 * (done - started))
+                self._cached = (done, fleet)
             return fleet
+        finally:
+            self._building.release()
 
     def _guarded_fleet(self) -> Fleet | Response:
         try:

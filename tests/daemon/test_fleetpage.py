@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 from html import escape
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from gitops_edge.live.snapshot import LiveState
 from gitops_edge.specs.repo import RepoSpec, load_repo
 from gitops_edge.status import build_report
 from tests.daemon.fleetdata import FAILURE, fleet_objects, live_state
-from tests.daemon.harness import ROOT
+from tests.daemon.harness import ROOT, wait_for
 from tests.live.objects import NOW, application
 
 ROW = re.compile(
@@ -236,3 +237,27 @@ def test_one_build_serves_a_burst_and_failures_stay_in_the_log(
 
     resp = FleetPage(broken).page(get(PAGE_PATH))
     assert resp.status == 503 and b"secret-path" not in resp.body
+
+
+def test_a_rebuild_does_not_hold_up_other_requests(repo: RepoSpec, live: LiveState) -> None:
+    clock = [0.0]
+    release = threading.Event()
+    calls: list[int] = []
+
+    def snapshot() -> Snapshot:
+        calls.append(1)
+        if len(calls) == 2:  # the second build is slow
+            assert release.wait(30)
+        return Snapshot(repo, live, "b" * 40 if len(calls) == 2 else "a" * 40)
+
+    page = FleetPage(snapshot, cache_seconds=5, clock=lambda: clock[0])
+    assert page.fleet().doc["revision"] == "a" * 40
+    clock[0] += 6
+    slow = threading.Thread(target=page.fleet)
+    slow.start()
+    wait_for(lambda: len(calls) == 2, what="the rebuild to start")
+    # meanwhile: answered at once from the previous view
+    assert page.fleet().doc["revision"] == "a" * 40
+    release.set()
+    slow.join(30)
+    assert page.fleet().doc["revision"] == "b" * 40 and page.builds == 2
