@@ -8,10 +8,13 @@ import re
 import threading
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from gitops_edge.cli import build_parser
+from gitops_edge.commands import run as run_command
 from gitops_edge.daemon.fleetpage import (
     API_PATH,
     PAGE_PATH,
@@ -29,6 +32,7 @@ from gitops_edge.daemon.fleetpage import (
 from gitops_edge.daemon.http import DaemonHTTP, Headers, Request
 from gitops_edge.daemon.sitestate import SiteStatus as DaemonSiteStatus
 from gitops_edge.live.snapshot import LiveState
+from gitops_edge.sinks import SinkSpecError
 from gitops_edge.specs.repo import RepoSpec, load_repo
 from gitops_edge.status import build_report
 from tests.daemon.fleetdata import FAILURE, fleet_objects, live_state
@@ -261,3 +265,17 @@ def test_a_rebuild_does_not_hold_up_other_requests(repo: RepoSpec, live: LiveSta
     release.set()
     slow.join(30)
     assert page.fleet().doc["revision"] == "b" * 40 and page.builds == 2
+
+
+def test_command_line_flags(tmp_path: Path) -> None:
+    def opts(*extra: str) -> Any:
+        argv = ["run", "--repo", str(tmp_path), *extra]
+        return run_command.options(build_parser(argv).parse_args(argv))
+
+    assert (opts().fleet_page, opts().ui_basic_auth) == (True, b"")
+    assert opts("--no-fleet-page").fleet_page is False
+    (tmp_path / "auth").write_text("ops:pw\n")
+    assert opts("--ui-basic-auth-file", str(tmp_path / "auth")).ui_basic_auth == b"ops:pw"
+    (tmp_path / "auth").write_text("no colon\n")
+    with pytest.raises(SinkSpecError, match=r"--ui-basic-auth-file .*'user:password'"):
+        opts("--ui-basic-auth-file", str(tmp_path / "auth"))
