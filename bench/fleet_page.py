@@ -27,7 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from bench.fleet import generate  # noqa: E402
 from gitops_edge.daemon.fleetpage import FleetPage, Snapshot  # noqa: E402
 from gitops_edge.daemon.http import DaemonHTTP  # noqa: E402
+from gitops_edge.live.inventory import EdgeNode, nodes_for_site  # noqa: E402
 from gitops_edge.specs.repo import RepoSpec, load_repo  # noqa: E402
 from gitops_edge.status import build_report, intent_of  # noqa: E402
 from tests.daemon.fleetdata import fleet_objects, live_state  # noqa: E402
@@ -92,6 +93,20 @@ def main(argv: list[str] | None = None) -> int:
 
     floor = timed(status_json, args.cold_repeat)
 
+    # node matching per site, indexed (the inventory) against a scan of every node
+    sample = [intent_of(s) for s in repo.sites[:: max(1, len(repo.sites) // 200)]]
+    plain = dict(live.nodes)
+
+    def match(nodes: Mapping[str, EdgeNode]) -> Callable[[], None]:
+        def run() -> None:
+            for i in sample:
+                nodes_for_site(nodes, node_selector=i.selector, node_name=i.node_name)
+
+        return run
+
+    indexed_match = timed(match(live.nodes), 3) / len(sample)
+    scan_match = timed(match(plain), 3) / len(sample)
+
     clock = [0.0]
     page = FleetPage(lambda: Snapshot(repo, live, "a" * 40), clock=lambda: clock[0])
     server = DaemonHTTP(
@@ -140,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"yardstick: status -o json core (build_report + as_dict + json.dumps) {floor * 1000:.0f} ms"
+    )
+    print(
+        f"node matching per site: label index {indexed_match * 1e6:.1f} us, scan of every node "
+        f"{scan_match * 1e6:.0f} us ({scan_match / indexed_match:.0f}x; {len(sample)} sites sampled)"
     )
     print(f"{'request':48} {'median':>10} {'vs status':>10} {'bytes':>12}")
     for name, seconds in results:
