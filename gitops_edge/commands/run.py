@@ -22,6 +22,7 @@ from typing import Any
 from gitops_edge.commands.common import print_reconcile
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.daemon.config import RunOptions
+from gitops_edge.daemon.fleetpage import AuthFileError, read_basic_auth
 from gitops_edge.daemon.runner import Runner
 from gitops_edge.daemon.source import SourceError
 from gitops_edge.emit.gitsink import GitSinkError
@@ -140,7 +141,7 @@ def add_parser(sub: Any) -> None:
     loop.add_argument(
         "--output", "-o", choices=("text", "json"), default="text", help="--once report format"
     )
-    http = p.add_argument_group("HTTP (probes, /metrics, /webhook)")
+    http = p.add_argument_group("HTTP (probes, /metrics, /webhook, /fleet)")
     http.add_argument(
         "--listen",
         type=_listen,
@@ -172,6 +173,19 @@ def add_parser(sub: Any) -> None:
         type=Path,
         metavar="FILE",
         help=f"enables POST /webhook (or set {SECRET_ENV})",
+    )
+    http.add_argument(
+        "--ui-basic-auth-file",
+        type=Path,
+        metavar="FILE",
+        help="the fleet page (/fleet, /api/v1/fleet) asks for the 'user:password' in FILE "
+        "(basic auth; mount it from a Secret)",
+    )
+    http.add_argument(
+        "--no-fleet-page",
+        dest="fleet_page",
+        action="store_false",
+        help="do not serve the read-only fleet page",
     )
     lead = p.add_argument_group("leader election")
     lead.add_argument(
@@ -266,7 +280,18 @@ def options(args: argparse.Namespace) -> RunOptions:
         force_conflicts=args.force_conflicts,
         edge_settle=max(0.0, args.edge_settle),
         verify_commits=args.verify_commits,
+        fleet_page=args.fleet_page and not args.once,
+        ui_basic_auth=_ui_auth(args),
     )
+
+
+def _ui_auth(args: argparse.Namespace) -> bytes:
+    if args.ui_basic_auth_file is None or args.once or not args.fleet_page:
+        return b""
+    try:
+        return read_basic_auth(args.ui_basic_auth_file)
+    except AuthFileError as exc:
+        raise SinkSpecError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -63,6 +63,10 @@ class RunOptions:
     """Keyring of allowed signing keys: an unsigned or wrongly signed head is not reconciled."""
     edge_settle: float = 0.0
     """Seconds an edge node must stay online before its deferred sites are released."""
+    fleet_page: bool = True
+    """Serve the read-only fleet page (``/fleet``, ``/api/v1/fleet``) on the HTTP listener."""
+    ui_basic_auth: bytes = b""
+    """``user:password`` the fleet page asks for (basic auth); empty: no auth."""
 
 
 def open_source(opts: RunOptions) -> Source:

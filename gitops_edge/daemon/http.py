@@ -28,8 +28,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -111,6 +111,8 @@ class Response:
     status: int
     body: bytes = b""
     content_type: str = _TEXT
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra response headers (``WWW-Authenticate``, ``Content-Security-Policy``)."""
 
 
 Handler = Callable[[Request], Response]
@@ -156,6 +158,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "gitops-edge"
     sys_version = ""
     timeout = READ_TIMEOUT
+    disable_nagle_algorithm = True
+    """Headers and body are two writes: without TCP_NODELAY a keep-alive client's delayed
+    ACK holds every response back ~40 ms."""
     error_content_type = _TEXT
     error_message_format = "%(code)d %(message)s\n"
     server: _Server
@@ -339,7 +344,7 @@ class Listener:
         except Exception:
             log.exception("http handler failed", method=request.method, path=request.path)
             return Response(500, b"internal server error\n"), {}
-        return response, {}
+        return response, dict(response.headers)
 
     @property
     def port(self) -> int:
@@ -465,6 +470,12 @@ class DaemonHTTP:
     def separate_webhooks(self) -> bool:
         """True when webhook routes have a socket of their own."""
         return WEBHOOK in self.listeners
+
+    def mount(self, routes: Iterable[tuple[str, str, Handler]]) -> None:
+        """Serve a module's ``(method, path, handler)`` routes (the fleet page, say) on the
+        internal metrics listener: a page that names every site stays off the webhook port."""
+        for method, path, handler in routes:
+            self.route(method, path, handler, listener=METRICS)
 
     def route(self, method: str, path: str, handler: Handler, *, listener: str = METRICS) -> None:
         """Serve ``method path`` with ``handler`` on ``listener``; safe to call while serving."""

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from gitops_edge.daemon.config import RunOptions, open_sink, open_source
 from gitops_edge.daemon.controller import Controller
+from gitops_edge.daemon.fleetpage import FleetPage, runner_snapshot
 from gitops_edge.daemon.http import WEBHOOK, DaemonHTTP
 from gitops_edge.daemon.leader import LeaderElector
 from gitops_edge.daemon.localtree import LocalSource
@@ -155,6 +156,8 @@ class Runner:
             log.warning(
                 "webhooks disabled: no secret (--webhook-secret-file or GITOPS_EDGE_WEBHOOK_SECRET)"
             )
+        if opts.fleet_page:  # read-only; belongs on the probes/metrics listener
+            self.http.mount(FleetPage(runner_snapshot(self)).routes(credentials=opts.ui_basic_auth))
         self.http.start()
         elector_stop = threading.Event()
         elector_thread: threading.Thread | None = None

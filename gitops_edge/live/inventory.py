@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 ARCH_LABEL = "kubernetes.io/arch"
@@ -99,6 +99,61 @@ def edge_node(
     return EdgeNode(name, labels, arch, "offline", ready_since, f"Ready condition is {ready}")
 
 
+class Inventory(dict[str, EdgeNode]):
+    """Edge nodes by name, with an index of their labels built on first use.
+
+    Each site's ``nodeSelector`` is matched against the inventory; scanning every node
+    for every site is sites x nodes label comparisons (10^8 for 10 000 sites on 10 000
+    nodes, minutes for one ``status``). The index makes it one lookup per site. Any
+    change to the mapping drops the index.
+    """
+
+    _index: dict[tuple[str, str], list[EdgeNode]] | None = None
+
+    def label_index(self) -> dict[tuple[str, str], list[EdgeNode]]:
+        index = self._index
+        if index is None:
+            index = {}
+            for node in self.values():
+                for key, value in node.labels.items():
+                    if isinstance(value, str):
+                        index.setdefault((key, value), []).append(node)
+            self._index = index
+        return index
+
+    def __setitem__(self, key: str, value: EdgeNode) -> None:
+        self._index = None
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._index = None
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> Self:  # type: ignore[misc,override]
+        self._index = None
+        return super().__ior__(other)
+
+    def pop(self, *args: Any) -> Any:
+        self._index = None
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, EdgeNode]:
+        self._index = None
+        return super().popitem()
+
+    def clear(self) -> None:
+        self._index = None
+        super().clear()
+
+    def update(self, *args: Any, **kw: Any) -> None:
+        self._index = None
+        super().update(*args, **kw)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._index = None
+        return super().setdefault(key, default)
+
+
 def build_inventory(
     nodes: Iterable[Mapping[str, Any]],
     leases: Mapping[str, Mapping[str, Any]],
@@ -106,8 +161,8 @@ def build_inventory(
     now: datetime,
     grace: timedelta = DEFAULT_GRACE,
 ) -> dict[str, EdgeNode]:
-    """Edge nodes (those with the edge role label) by name."""
-    out: dict[str, EdgeNode] = {}
+    """Edge nodes (those with the edge role label) by name (an :class:`Inventory`)."""
+    out: dict[str, EdgeNode] = Inventory()
     for node in nodes:
         labels = node.get("metadata", {}).get("labels") or {}
         if EDGE_ROLE_LABEL not in labels:
@@ -128,8 +183,12 @@ def nodes_for_site(
         node = inventory.get(node_name)
         return [node] if node else []
     selector = dict(node_selector or {})
+    pool: Iterable[EdgeNode] = inventory.values()
+    if selector and isinstance(inventory, Inventory):
+        index = inventory.label_index()
+        pool = min((index.get(pair, []) for pair in selector.items()), key=len)  # type: ignore[arg-type]
     return sorted(
-        (n for n in inventory.values() if all(n.labels.get(k) == v for k, v in selector.items())),
+        (n for n in pool if all(n.labels.get(k) == v for k, v in selector.items())),
         key=lambda n: n.name,
     )
 

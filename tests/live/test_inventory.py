@@ -109,3 +109,36 @@ def test_parse_time(raw: object, expected: datetime | None) -> None:
 
 def test_format_time_is_rfc3339_z() -> None:
     assert format_time(datetime(2026, 11, 27, 11, 12, tzinfo=UTC)) == "2026-11-27T11:12:00Z"
+
+
+def test_selector_matching_through_the_label_index_equals_a_scan() -> None:
+    raw = [
+        node(f"n{i}", site=f"s{i % 7}", labels={"zone": f"z{i % 3}", "odd": str(i % 2)})
+        for i in range(60)
+    ]
+    inv = build_inventory(raw, {}, now=NOW)
+    plain = dict(inv)  # a plain mapping: matched by scanning every node
+    selectors: list[dict[str, str]] = [
+        {"gitops-edge.io/site": "s3"},
+        {"gitops-edge.io/site": "s3", "zone": "z1"},
+        {"zone": "z2", "odd": "1"},
+        {"zone": "nowhere"},
+        {},
+    ]
+    for sel in selectors:
+        got = nodes_for_site(inv, node_selector=sel, node_name=None)
+        assert got == nodes_for_site(plain, node_selector=sel, node_name=None), sel
+    assert [
+        n.name
+        for n in nodes_for_site(inv, node_selector={"zone": "z2", "odd": "1"}, node_name=None)
+    ] == sorted(f"n{i}" for i in range(60) if i % 3 == 2 and i % 2 == 1)
+    # a change to the inventory drops the index
+    extra = edge_node(node("late", site="s3"), None, now=NOW)
+    inv["late"] = extra
+    assert extra in nodes_for_site(inv, node_selector={"gitops-edge.io/site": "s3"}, node_name=None)
+    inv.pop("late")
+    assert extra not in nodes_for_site(
+        inv, node_selector={"gitops-edge.io/site": "s3"}, node_name=None
+    )
+    inv.update({"late": extra})
+    assert extra in nodes_for_site(inv, node_selector={"gitops-edge.io/site": "s3"}, node_name=None)
