@@ -154,14 +154,24 @@ def _load_dir(root: Path, rel_dir: str, limits: Limits) -> tuple[list[BundleDoc]
     for path in iter_yaml_files(root, rel_dir):
         rel = yamlsafe.relpath(root, path)
         try:
-            parsed = parse_documents(yamlsafe.read_text(root, path, limits), limits)
+            text = yamlsafe.read_text(root, path, limits)
+            parsed = parse_documents(text, limits)
         except YamlRefused as exc:
-            problems.append(Problem(rel, exc.field, exc.message))
+            problems.append(Problem(rel, exc.field, exc.message, exc.line, exc.column))
             continue
+        nodes: list[yaml.Node] | None = None
         for index, body in enumerate(parsed):
             found = list(_doc_problems(body))
+            if found and nodes is None:
+                nodes = [  # the documents parse_documents kept (empty ones are skipped)
+                    n
+                    for n in yamlsafe.compose_all(text)
+                    if not (isinstance(n, yaml.ScalarNode) and n.tag == "tag:yaml.org,2002:null")
+                ]
             prefix = f"document {index + 1}: " if len(parsed) > 1 else ""
-            problems.extend(Problem(rel, loc, prefix + msg) for loc, msg in found)
+            for loc, msg in found:
+                line, column = yamlsafe.node_mark(nodes[index], loc) if nodes else (0, 0)
+                problems.append(Problem(rel, loc, prefix + msg, line, column))
             if not found:
                 docs.append(BundleDoc(rel, index, body))
     return docs, problems

@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from gitops_edge.problems import Problem, field_path, sorted_unique
+from gitops_edge.specs.attribute import check_defaults, settle
 from gitops_edge.specs.bundle import EMPTY_BUNDLE, SHARED_DIR, EdgeBundle, load_bundle
 from gitops_edge.specs.messages import describe
 from gitops_edge.specs.opsrepo import DEFAULT_SETTINGS, OpsRepo
@@ -196,6 +197,9 @@ def load_settings(
             for e in exc.errors()
         ]
         return None, problems, ""
+    problems = check_defaults(settings.spec.defaults, SETTINGS_FILE)
+    if problems:
+        return None, problems, ""
     return settings, [], digest_of(text)
 
 
@@ -244,11 +248,17 @@ def load_sites(
         sites.append(_load_site(root, d, settings, index.settings_digest, limits, cache, compact))
     pairs = tuple((d.id, d.dir) for d in chosen if d.edge and d.id not in index.clashes)
     bundle = _load_bundle(root, pairs, limits, cache)
+    reported, problems = settle(
+        root,
+        (_with_bundle(s, bundle) for s in sites),
+        (*index.problems, *bundle.problems),
+        SETTINGS_FILE,
+    )
     return RepoSpec(
         root,
         settings or DEFAULT_SETTINGS,
-        tuple(_with_bundle(s, bundle) for s in sites),
-        (*index.problems, *bundle.problems),
+        reported,
+        problems,
         index.settings_digest,
         bundle,
     )
