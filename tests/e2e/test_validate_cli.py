@@ -325,3 +325,16 @@ def test_a_bad_default_value_is_reported_once_at_its_own_path(tmp_path: Path) ->
         assert [e["message"] for e in site["errors"]] == [
             "not valid: gitops-edge.yaml spec.defaults has errors for this site (reported there)"
         ]
+
+
+def test_edge_objects_are_checked_against_their_kubernetes_schema(tmp_path: Path) -> None:
+    write_site(tmp_path, "gd", province("gd"))
+    edge = tmp_path / "provinces" / "gd" / "edge" / "settings.yaml"
+    edge.parent.mkdir()
+    edge.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata: {a: 1}\n")
+    res = run_cli("validate", tmp_path)
+    assert res.returncode == 1
+    assert (
+        "provinces/gd/edge/settings.yaml:5:8: data.a: must be a string, got a number 1; quote it"
+        in res.stdout
+    )
