@@ -6,6 +6,8 @@ import copy
 import ipaddress
 import json
 import re
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -287,3 +289,45 @@ def test_sample_files_validate_against_the_schema_their_modeline_names(path: Pat
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert schema["$id"].endswith(f"/{doc['kind'].lower()}.schema.json")
     assert _schema_errors(copy.deepcopy(doc), schema) == []
+
+
+def _patterns(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["pattern"]} if isinstance(node.get("pattern"), str) else set()
+        return found.union(*(_patterns(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_patterns(v) for v in node))
+    return set()
+
+
+PATTERN_SAMPLES = [
+    "", "gd-paas-01", "GD_1", "a..b", "10.0.0.1", "10.0.0.256", "01.2.3.4", "::", "fe80::1",
+    "fe80::1%eth0", "::ffff:1.2.3.4", "1:2:3:4:5:6:7:8", "10.0.0.0/8", "10.0.0.0/33",
+    "fd00::/108", "30s", "1h30m", "2 minutes", "0", "/opt/cni/bin", "opt/cni", "/root/../x",
+    "10.0.0.1:6443", "[fd00::1]:6443", "fd00::1:6443", "api.example:70000", "https://a:1",
+    "iSulad", "iSulad;reboot", "gitops-edge.io/site", "not valid!", "edge-", "Edge_", "µs",
+]  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node (an ECMA-262 engine) not installed")
+def test_patterns_mean_the_same_to_an_editors_regex_engine() -> None:
+    """yaml-language-server runs ``pattern`` as a JavaScript RegExp with the ``u`` flag."""
+    patterns = sorted(_patterns(PROVINCE) | _patterns(OPSREPO))
+    assert len(patterns) >= 10
+    script = (
+        "const {patterns, samples} = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "console.log(JSON.stringify(patterns.map(p => {const r = new RegExp(p, 'u');"
+        " return samples.map(s => r.test(s));})));"
+    )
+    proc = subprocess.run(
+        ["node", "-e", script],
+        input=json.dumps({"patterns": patterns, "samples": PATTERN_SAMPLES}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    in_js = json.loads(proc.stdout)
+    for pattern, js_row in zip(patterns, in_js, strict=True):
+        py_row = [re.search(pattern, s) is not None for s in PATTERN_SAMPLES]
+        assert py_row == js_row, pattern
