@@ -59,6 +59,18 @@ def ops_repo_schema() -> dict[str, Any]:
     return {"$schema": SCHEMA_DIALECT, **schema}
 
 
+def _plain(node: Any) -> Any:
+    """Descriptions without the docstrings' reST literals: editors show them as typed."""
+    if isinstance(node, dict):
+        return {
+            k: v.replace("``", "`") if k == "description" and isinstance(v, str) else _plain(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
 def all_schemas() -> dict[str, str]:
     """File name -> exact file text (sorted keys, trailing newline) for ``schemas/``."""
     built = {
@@ -66,7 +78,7 @@ def all_schemas() -> dict[str, str]:
         "opsrepo.schema.json": ops_repo_schema(),
     }
     return {
-        name: json.dumps({"$id": schema_url(name), **s}, indent=2, sort_keys=True) + "\n"
+        name: json.dumps(_plain({"$id": schema_url(name), **s}), indent=2, sort_keys=True) + "\n"
         for name, s in built.items()
     }
 
