@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from gitops_edge import __version__
 
-COMMANDS = ("validate", "render", "plan", "apply", "run", "status", "schemas")
+COMMANDS = ("validate", "render", "plan", "apply", "run", "status", "schemas", "init")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,15 +1,18 @@
 """One shape for every complaint gitops-edge makes about the ops repository.
 
 Operators fix files, so every problem names the file (relative to the repo root),
-the field path inside it (``spec.eggo.masters[0].ip``) and a message that says
-what is wrong and how to fix it. Keeping this a frozen value lets the loader,
+the field path inside it (``spec.eggo.masters[0].ip``), the line and column of that
+field when the YAML has it (editors and CI annotations jump there) and a message
+that says what is wrong and how to fix it. Keeping this a frozen value lets the loader,
 the validators and the CLI pass problems around without caring who made them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, order=True)
@@ -19,12 +22,29 @@ class Problem:
     file: str
     field: str
     message: str
+    line: int = dataclasses.field(default=0, compare=False)
+    """1-based line of the field in ``file``; 0 when unknown (a whole-file problem)."""
+    column: int = dataclasses.field(default=0, compare=False)
+    """1-based column of the field's key; 0 when unknown."""
 
-    def as_dict(self) -> dict[str, str]:
-        return {"file": self.file, "field": self.field, "message": self.message}
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "field": self.field,
+            "message": self.message,
+            "line": self.line or None,
+            "column": self.column or None,
+        }
+
+    def at(self, line: int, column: int = 0) -> Problem:
+        """This problem, located at ``line``:``column`` of its file."""
+        return dataclasses.replace(self, line=line, column=column)
 
     def __str__(self) -> str:
+        """``file:line:col: field: message``, as compilers and linters print it."""
         where = printable(self.file)
+        if self.line:
+            where += f":{self.line}" + (f":{self.column}" if self.column else "")
         if self.field:
             return f"{where}: {printable(self.field)}: {self.message}"
         return f"{where}: {self.message}"

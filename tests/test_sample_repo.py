@@ -20,7 +20,8 @@ from gitops_edge.specs.repo import RepoSpec, load_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample-repo"
-SCHEMAS = ROOT / "schemas"
+SCHEMAS = SAMPLE / "schemas"
+"""The sample repo's own copy: a copied ops repo keeps its modelines working."""
 MODELINE = "# yaml-language-server: $schema="
 
 PROVINCES = (

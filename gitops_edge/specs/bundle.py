@@ -7,6 +7,10 @@ would fight over one object), a ``metadata.namespace`` (the site namespace is ch
 by gitops-edge), Secrets with data (credentials never live in Git) and values that
 are not plain JSON (a YAML timestamp would hash and apply differently).
 
+Every object is also checked against the Kubernetes schema of its kind
+(:mod:`gitops_edge.specs.kubeschema`): a ConfigMap value that is a number, an unknown
+field, a missing required one, each reported with its field and line.
+
 A problem in the shared ``edge-bundle/`` concerns every site; a problem in a site's
 own ``edge/`` concerns that site. Either way, nothing of a broken bundle is emitted:
 half an Argo CD install on an edge node is worse than the old one.
@@ -26,6 +30,7 @@ import yaml
 from gitops_edge.kinds import managed_kinds, resource_for
 from gitops_edge.problems import Problem, field_path
 from gitops_edge.specs import k8s, yamlsafe
+from gitops_edge.specs.kubeschema import schema_findings
 from gitops_edge.specs.sites import EDGE_DIR, iter_yaml_files
 from gitops_edge.specs.yamlsafe import DEFAULT_LIMITS, Limits, YamlRefused
 
@@ -154,17 +159,40 @@ def _load_dir(root: Path, rel_dir: str, limits: Limits) -> tuple[list[BundleDoc]
     for path in iter_yaml_files(root, rel_dir):
         rel = yamlsafe.relpath(root, path)
         try:
-            parsed = parse_documents(yamlsafe.read_text(root, path, limits), limits)
+            text = yamlsafe.read_text(root, path, limits)
+            parsed = parse_documents(text, limits)
         except YamlRefused as exc:
-            problems.append(Problem(rel, exc.field, exc.message))
+            problems.append(Problem(rel, exc.field, exc.message, exc.line, exc.column))
             continue
+        nodes: list[yaml.Node] | None = None
         for index, body in enumerate(parsed):
-            found = list(_doc_problems(body))
+            found = _with_schema(body, list(_doc_problems(body)))
+            if found and nodes is None:
+                nodes = [  # the documents parse_documents kept (empty ones are skipped)
+                    n
+                    for n in yamlsafe.compose_all(text)
+                    if not (isinstance(n, yaml.ScalarNode) and n.tag == "tag:yaml.org,2002:null")
+                ]
             prefix = f"document {index + 1}: " if len(parsed) > 1 else ""
-            problems.extend(Problem(rel, loc, prefix + msg) for loc, msg in found)
+            for loc, msg in found:
+                line, column = yamlsafe.node_mark(nodes[index], loc) if nodes else (0, 0)
+                problems.append(Problem(rel, loc, prefix + msg, line, column))
             if not found:
                 docs.append(BundleDoc(rel, index, body))
     return docs, problems
+
+
+def _with_schema(body: Any, found: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``found`` plus what the kind's Kubernetes schema says about fields not yet reported."""
+    if not isinstance(body, dict) or any(f in ("", "apiVersion", "kind") for f, _ in found):
+        return found
+    reported = [f for f, _ in found]
+    extra = [
+        (f, msg)
+        for f, msg in schema_findings(body)
+        if not any(f == r or f.startswith((r + ".", r + "[")) for r in reported)
+    ]
+    return found + extra
 
 
 def _symlinked_dirs(root: Path, rel_dir: str) -> Iterator[str]:

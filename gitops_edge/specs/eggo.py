@@ -23,6 +23,9 @@ from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+from gitops_edge.specs.k8s import SUBDOMAIN_BODY
 
 Loc = tuple[str | int, ...]
 Finding = tuple[Loc, str]
@@ -56,12 +59,75 @@ EXTRA_ARGS_NAMES = (
 CREDENTIAL_KEYS = ("username", "password")
 
 
+# --- value formats, shared by the checker and the JSON Schemas ---------------------
+# Each is a regular expression body in the subset Python and ECMA-262 (what editors'
+# JSON Schema validators run) read alike: explicit classes ([0-9], never \d), plain
+# groups, no flags. The checker below compiles the same strings, so an editor flags a
+# value exactly when `gitops-edge validate` does (tests/specs/test_schemas.py checks
+# the ones the checker answers another way, IPv6 through ``ipaddress``).
+
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4_BODY = rf"({_OCTET}\.){{3}}{_OCTET}"
+"""Dotted-quad IPv4 without leading zeros (Go ``net.ParseIP``)."""
+_H16 = "[0-9A-Fa-f]{1,4}"
+
+
+def _ipv6_body() -> str:
+    """RFC 4291 text forms without a zone: eight groups, ``::`` for a run of zeros, an
+    IPv4 tail in the last 32 bits."""
+    forms = [rf"({_H16}:){{7}}{_H16}", "::", rf"::({_H16}:){{0,5}}{IPV4_BODY}"]
+    forms.append(rf"::{_H16}(:{_H16}){{0,6}}")
+    for k in range(1, 8):  # k groups before "::", at most 7 - k after it
+        after = rf"({_H16}(:{_H16}){{0,{6 - k}}})?" if k < 7 else ""
+        forms.append(rf"({_H16}:){{{k}}}:{after}")
+    forms.append(rf"({_H16}:){{6}}{IPV4_BODY}")
+    for k in range(1, 6):  # with an IPv4 tail: k groups, "::", at most 5 - k groups
+        forms.append(rf"({_H16}:){{{k}}}:({_H16}:){{0,{5 - k}}}{IPV4_BODY}")
+    return "|".join(f"({f})" for f in forms)
+
+
+IPV6_BODY = _ipv6_body()
+IP_BODY = f"{IPV4_BODY}|{IPV6_BODY}"
+PORT_BODY = (
+    "0*([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+)
+"""1-65535 in decimal (eggo ``endpoint.ValidPort``; Go's Atoi takes leading zeros)."""
+CIDR_BODY = rf"({IPV4_BODY})/0*(3[0-2]|[12]?[0-9])|({IPV6_BODY})/0*(12[0-8]|1[01][0-9]|[1-9]?[0-9])"
+"""Go ``net.ParseCIDR``: an address, ``/``, a decimal prefix length that fits it."""
+DURATION_BODY = r"[-+]?((([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+|0)"
+"""Go ``time.ParseDuration`` syntax (``300ms``, ``1h30m``, ``0``)."""
+HOST_PORT_BODY = rf"(\[({IPV6_BODY}|{SUBDOMAIN_BODY})\]|{SUBDOMAIN_BODY}):({PORT_BODY})?"
+"""``apiserver-endpoint``: Go ``net.SplitHostPort`` of an IP or DNS name and a port."""
+SHELL_SAFE_BODY = "[-A-Za-z0-9._+:/@=%,]+"
+ABS_PATH_BODY = "/.*"
+SAFE_ABS_PATH_BODY = "/[-A-Za-z0-9._+:/@=%,]*"
+MOUNTABLE_PATH_BODY = r"(?!(.*/)?\.\.(/|$))/.*"
+"""An absolute path without a ``..`` segment (a hostPath Kubernetes accepts)."""
+
+
+def exact(body: str, *, empty: bool = False) -> str:
+    """``body`` anchored as a JSON Schema ``pattern``; ``empty``: ``""`` (eggo's unset) too."""
+    return f"^({body})?$" if empty else f"^({body})$"
+
+
+def _pattern(body: str, *, empty: bool = False, **more: Any) -> JsonDict:
+    return {"pattern": exact(body, empty=empty), **more}
+
+
+PORT_SCHEMA: JsonDict = {"minimum": 1, "maximum": 65535}
+PORT_OR_UNSET_SCHEMA: JsonDict = {"minimum": 0, "maximum": 65535}
+
+
 class _Eggo(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, frozen=True)
 
 
 ArchName = Annotated[
-    str, Field(description="amd64 | arm64 (aarch64, x86_64 accepted); eggo's default is amd64")
+    str,
+    Field(
+        description="amd64 | arm64 (aarch64, x86_64 accepted); eggo's default is amd64",
+        json_schema_extra={"enum": [*ARCHES, ""]},
+    ),
 ]
 Port = Annotated[int, Field(description="1-65535")]
 
@@ -69,9 +135,15 @@ Port = Annotated[int, Field(description="1-65535")]
 class HostConfig(_Eggo):
     """One machine (``cmd.HostConfig``): eggo logs in over SSH at ``ip:port``."""
 
-    name: str = Field("", description="DNS-1123 subdomain, unique within its list")
-    ip: str = Field("", description="IPv4 or IPv6 address")
-    port: Port = Field(0, description="SSH port, 1-65535")
+    model_config = ConfigDict(json_schema_extra={"required": ["name", "ip", "port"]})
+
+    name: str = Field(
+        "",
+        description="DNS-1123 subdomain, unique within its list",
+        json_schema_extra=_pattern(SUBDOMAIN_BODY, maxLength=253),
+    )
+    ip: str = Field("", description="IPv4 or IPv6 address", json_schema_extra=_pattern(IP_BODY))
+    port: Port = Field(0, description="SSH port, 1-65535", json_schema_extra=PORT_SCHEMA)
     arch: ArchName = ""
 
 
@@ -79,10 +151,10 @@ class LoadBalance(_Eggo):
     """``cmd.LoadBalance``: an ``ip`` requires both ``port`` and ``bind-port``."""
 
     name: str = ""
-    ip: str = ""
-    port: Port = 0
+    ip: str = Field("", json_schema_extra=_pattern(IP_BODY, empty=True))
+    port: Port = Field(0, json_schema_extra=PORT_OR_UNSET_SCHEMA)
     arch: ArchName = ""
-    bind_port: Port = Field(0, alias="bind-port")
+    bind_port: Port = Field(0, alias="bind-port", json_schema_extra=PORT_OR_UNSET_SCHEMA)
 
 
 class DnsConfig(_Eggo):
@@ -94,43 +166,69 @@ class DnsConfig(_Eggo):
 class ServiceClusterConfig(_Eggo):
     """``cmd.ServiceClusterConfig`` (json tags, so yaml.v1 keys are lower-cased Go names)."""
 
-    cidr: str = ""
-    dnsaddr: str = ""
-    gateway: str = ""
+    cidr: str = Field("", json_schema_extra=_pattern(CIDR_BODY, empty=True))
+    dnsaddr: str = Field("", json_schema_extra=_pattern(IP_BODY, empty=True))
+    gateway: str = Field("", json_schema_extra=_pattern(IP_BODY, empty=True))
     dns: DnsConfig = DnsConfig()
 
 
 class NetworkConfig(_Eggo):
-    podcidr: str = ""
+    podcidr: str = Field("", json_schema_extra=_pattern(CIDR_BODY, empty=True))
     plugin: str = ""
     pluginargs: dict[str, str] = Field(default_factory=dict)
 
 
 class Sans(_Eggo):
-    dnsnames: list[str] = Field(default_factory=list)
-    ips: list[str] = Field(default_factory=list)
+    dnsnames: list[
+        Annotated[str, Field(json_schema_extra=_pattern(SUBDOMAIN_BODY, maxLength=253))]
+    ] = Field(default_factory=list)
+    ips: list[Annotated[str, Field(json_schema_extra=_pattern(IP_BODY))]] = Field(
+        default_factory=list
+    )
 
 
 class OpenPorts(_Eggo):
-    port: Port = 0
-    protocol: str = Field("", description="tcp | udp")
+    model_config = ConfigDict(json_schema_extra={"required": ["port", "protocol"]})
+
+    port: Port = Field(0, json_schema_extra=PORT_SCHEMA)
+    protocol: str = Field("", description="tcp | udp", json_schema_extra={"enum": ["tcp", "udp"]})
 
 
 class PackageSrcConfig(_Eggo):
     type: str = Field("", description="archive type, e.g. tar.gz")
-    dstpath: str = Field("", description="absolute untar path on each node")
-    srcpath: dict[str, str] = Field(
-        default_factory=dict,
-        description="absolute package path per arch; must cover every node arch",
+    dstpath: str = Field(
+        "",
+        description="absolute untar path on each node",
+        json_schema_extra=_pattern(SAFE_ABS_PATH_BODY, empty=True),
+    )
+    srcpath: dict[str, Annotated[str, Field(json_schema_extra=_pattern(MOUNTABLE_PATH_BODY))]] = (
+        Field(
+            default_factory=dict,
+            description="absolute package path per arch; must cover every node arch",
+        )
     )
 
 
 class PackageConfig(_Eggo):
-    name: str = ""
-    type: str = Field("", description="repo | pkg | bin | file | dir | image | yaml | shell")
-    dst: str = ""
-    schedule: str = Field("", description="prejoin | postjoin | precleanup | postcleanup")
-    timeout: str = Field("", description="Go duration, e.g. 30s")
+    model_config = ConfigDict(json_schema_extra={"required": ["name", "type"]})
+
+    name: str = Field("", json_schema_extra=_pattern(SHELL_SAFE_BODY))
+    type: str = Field(
+        "",
+        description="repo | pkg | bin | file | dir | image | yaml | shell",
+        json_schema_extra={"enum": list(PACKAGE_TYPES)},
+    )
+    dst: str = Field("", json_schema_extra=_pattern(SAFE_ABS_PATH_BODY, empty=True))
+    schedule: str = Field(
+        "",
+        description="prejoin | postjoin | precleanup | postcleanup",
+        json_schema_extra={"enum": [*SCHEDULES, ""]},
+    )
+    timeout: str = Field(
+        "",
+        description="Go duration, e.g. 30s",
+        json_schema_extra=_pattern(DURATION_BODY, empty=True),
+    )
 
 
 PackageList = list[PackageConfig]
@@ -146,44 +244,70 @@ class InstallConfig(_Eggo):
     container: PackageList = Field(default_factory=list)
     image: PackageList = Field(default_factory=list)
     dns: PackageList = Field(default_factory=list)
-    addition: dict[str, PackageList] = Field(default_factory=dict)
+    addition: dict[str, PackageList] = Field(
+        default_factory=dict, json_schema_extra={"propertyNames": {"enum": list(ROLES)}}
+    )
 
 
 class ConfigExtraArgs(_Eggo):
-    name: str = ""
+    model_config = ConfigDict(json_schema_extra={"required": ["name"]})
+
+    name: str = Field("", json_schema_extra={"enum": list(EXTRA_ARGS_NAMES)})
     extra_args: dict[str, str] = Field(default_factory=dict, alias="extra-args")
 
 
 class DeployConfig(_Eggo):
     """eggo ``cmd.DeployConfig`` minus credentials: what ``eggo deploy -f`` reads."""
 
-    cluster_id: str = Field("", alias="cluster-id", description="DNS-1123 subdomain")
+    cluster_id: str = Field(
+        "",
+        alias="cluster-id",
+        description="DNS-1123 subdomain",
+        json_schema_extra=_pattern(SUBDOMAIN_BODY, maxLength=253),
+    )
     private_key_path: str = Field(
         "",
         alias="private-key-path",
         description="ignored in Git: gitops-edge points it at the mounted SSH key Secret",
+        json_schema_extra=_pattern(ABS_PATH_BODY, empty=True),
     )
     masters: list[HostConfig] = Field(default_factory=list)
     workers: list[HostConfig] = Field(default_factory=list)
     etcds: list[HostConfig] = Field(default_factory=list)
     loadbalance: LoadBalance = LoadBalance()
     external_ca: bool = Field(False, alias="external-ca")
-    external_ca_path: str = Field("", alias="external-ca-path")
+    external_ca_path: str = Field(
+        "", alias="external-ca-path", json_schema_extra=_pattern(ABS_PATH_BODY, empty=True)
+    )
     service: ServiceClusterConfig = ServiceClusterConfig()
     network: NetworkConfig = NetworkConfig()
     apiserver_endpoint: str = Field(
-        "", alias="apiserver-endpoint", description="host:port, no scheme"
+        "",
+        alias="apiserver-endpoint",
+        description="host:port, no scheme",
+        json_schema_extra=_pattern(HOST_PORT_BODY, empty=True),
     )
     apiserver_cert_sans: Sans = Field(Sans(), alias="apiserver-cert-sans")
-    apiserver_timeout: str = Field("", alias="apiserver-timeout", description="Go duration")
+    apiserver_timeout: str = Field(
+        "",
+        alias="apiserver-timeout",
+        description="Go duration",
+        json_schema_extra=_pattern(DURATION_BODY, empty=True),
+    )
     etcd_external: bool = Field(False, alias="etcd-external")
     etcd_token: str = Field("", alias="etcd-token")
-    dns_vip: str = Field("", alias="dns-vip")
-    dns_domain: str = Field("", alias="dns-domain")
+    dns_vip: str = Field("", alias="dns-vip", json_schema_extra=_pattern(IP_BODY, empty=True))
+    dns_domain: str = Field(
+        "",
+        alias="dns-domain",
+        json_schema_extra=_pattern(SUBDOMAIN_BODY, empty=True, maxLength=253),
+    )
     pause_image: str = Field("", alias="pause-image")
     network_plugin: str = Field("", alias="network-plugin")
     enable_kubelet_serving: bool = Field(False, alias="enable-kubelet-serving")
-    cni_bin_dir: str = Field("", alias="cni-bin-dir")
+    cni_bin_dir: str = Field(
+        "", alias="cni-bin-dir", json_schema_extra=_pattern(ABS_PATH_BODY, empty=True)
+    )
     runtime: str = ""
     runtime_endpoint: str = Field("", alias="runtime-endpoint")
     registry_mirrors: list[str] = Field(default_factory=list, alias="registry-mirrors")
@@ -191,7 +315,11 @@ class DeployConfig(_Eggo):
     config_extra_args: list[ConfigExtraArgs] = Field(
         default_factory=list, alias="config-extra-args"
     )
-    open_ports: dict[str, list[OpenPorts]] = Field(default_factory=dict, alias="open-ports")
+    open_ports: dict[str, list[OpenPorts]] = Field(
+        default_factory=dict,
+        alias="open-ports",
+        json_schema_extra={"propertyNames": {"enum": list(ROLES)}},
+    )
     install: InstallConfig = InstallConfig()
 
     def all_hosts(self) -> Iterator[HostConfig]:
@@ -221,12 +349,11 @@ class DeployConfig(_Eggo):
 
 # --- the checker -------------------------------------------------------------------
 
-_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN = re.compile(rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$")
+_DNS1123_SUBDOMAIN = re.compile(exact(SUBDOMAIN_BODY))
 # Patterns are used with ``fullmatch`` (``$`` also matches before a final newline) and
 # spell digits [0-9] (``\d`` also matches fullwidth and other Unicode digits).
-_GO_DURATION = re.compile(r"[-+]?((([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+|0)")
-_SHELL_SAFE = re.compile(r"[A-Za-z0-9._+:/@=%,-]+")
+_GO_DURATION = re.compile(DURATION_BODY)
+_SHELL_SAFE = re.compile(SHELL_SAFE_BODY)
 """Characters eggo may paste unquoted into ``/bin/sh -c "..."`` on the cluster's machines.
 
 eggo's installer (``pkg/utils/dependency``) builds shell strings from package names,
@@ -238,9 +365,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 """Unicode category Cc (control characters), exactly."""
 _CONTROL_IN_JSON = re.compile(r"\\[bfnrtu]|[\x7f-\x9f]")
 """In ``json.dumps(..., ensure_ascii=False)`` text: every Cc character (and a few others)."""
-_IPV4 = re.compile(
-    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-)
+_IPV4 = re.compile(IPV4_BODY)
 """Dotted-quad IPv4 without leading zeros: what ``ipaddress`` accepts, checked without it."""
 
 
@@ -261,14 +386,15 @@ def is_ip(value: str) -> bool:
 
 
 def is_cidr(value: str) -> bool:
-    """Go ``net.ParseCIDR``: address/prefix, host bits allowed."""
-    if "/" not in value:
+    """Go ``net.ParseCIDR``: address/prefix, host bits allowed, the prefix a decimal length.
+
+    ``ipaddress`` alone would also take a netmask (``10.0.0.0/255.0.0.0``), which Go
+    refuses.
+    """
+    addr, sep, prefix = value.partition("/")
+    if not sep or not (prefix.isascii() and prefix.isdigit()) or not is_ip(addr):
         return False
-    try:
-        ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        return False
-    return True
+    return int(prefix) <= (128 if ":" in addr else 32)
 
 
 def is_duration(value: str) -> bool:

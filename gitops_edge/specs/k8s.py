@@ -9,13 +9,37 @@ from __future__ import annotations
 
 import re
 
+from pydantic.config import JsonDict
+
 # Every check uses ``fullmatch``: ``$`` also matches before a final newline, which
 # would let ``"gd-01\n"`` through as a name.
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_BODY = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+SUBDOMAIN_BODY = rf"{LABEL_BODY}(\.{LABEL_BODY})*"
+QUALIFIED_NAME_BODY = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+
+DNS1123_LABEL = rf"^{LABEL_BODY}$"
+DNS1123_SUBDOMAIN = rf"^{SUBDOMAIN_BODY}$"
+LABEL_KEY = rf"^({SUBDOMAIN_BODY}/)?{QUALIFIED_NAME_BODY}$"
+LABEL_VALUE = rf"^({QUALIFIED_NAME_BODY})?$"
+"""The patterns as strings: the checks below and the JSON Schemas (``pattern``) share them.
+
+Written in the subset of regular expressions that Python and ECMA-262 (what editors'
+JSON Schema validators run) read the same way: no backslash classes, no flags, no lookbehind.
+"""
+
+_LABEL = re.compile(DNS1123_LABEL)
+_QUALIFIED_NAME = re.compile(rf"^{QUALIFIED_NAME_BODY}$")
+_LABEL_VALUE = re.compile(LABEL_VALUE)
+_SUBDOMAIN = re.compile(DNS1123_SUBDOMAIN)
+
+
+def label_schema() -> JsonDict:
+    """JSON Schema of a ``labels`` map: keys and values as :func:`label_key_error` checks them."""
+    return {
+        "propertyNames": {"pattern": LABEL_KEY, "maxLength": 317},
+        "additionalProperties": {"type": "string", "pattern": LABEL_VALUE, "maxLength": 63},
+    }
 
 
 def is_dns1123_label(value: str, max_len: int = 63) -> bool:

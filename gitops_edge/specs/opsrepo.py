@@ -73,7 +73,11 @@ class OpsRepoSpec(_Settings):
     defaults: dict[str, Any] = Field(
         default_factory=dict, description="partial ProvinceCluster spec merged under every site"
     )
-    namespacePrefix: str = Field("edge-", description="site namespace = prefix + site id")
+    namespacePrefix: str = Field(
+        "edge-",
+        description="site namespace = prefix + site id",
+        json_schema_extra={"pattern": "^([a-z0-9][-a-z0-9]*)?$", "maxLength": 19},
+    )
     eggo: EggoRunner = EggoRunner()
     argocd: ArgoCD = ArgoCD()
     rollout: RolloutSettings = RolloutSettings()

@@ -11,12 +11,18 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from gitops_edge.specs import k8s
-from gitops_edge.specs.eggo import DeployConfig
+from gitops_edge.specs.eggo import DeployConfig, exact
 
 API_VERSION = "gitops-edge.io/v1alpha1"
 SITE_LABEL = "gitops-edge.io/site"
+MAX_SITE_ID = 48
+"""Leaves room for the namespace prefix and the longest derived object name."""
+
+_NAME_SCHEMA: JsonDict = {"pattern": k8s.DNS1123_SUBDOMAIN, "maxLength": 253}
+_RELATIVE_PATH: JsonDict = {"pattern": exact(r"(?!/)(?!(.*/)?\.\.(/|$)).*")}
 
 
 class _Spec(BaseModel):
@@ -32,9 +38,15 @@ def _check_labels(labels: dict[str, str]) -> dict[str, str]:
 
 
 class Metadata(_Spec):
-    name: str | None = Field(None, description="optional; when present it must equal the site id")
+    name: str | None = Field(
+        None,
+        description="optional; when present it must equal the site id",
+        json_schema_extra={"pattern": k8s.DNS1123_LABEL, "maxLength": MAX_SITE_ID},
+    )
     labels: dict[str, str] = Field(
-        default_factory=dict, description="free labels, used to select rollout waves"
+        default_factory=dict,
+        description="free labels, used to select rollout waves",
+        json_schema_extra=k8s.label_schema(),
     )
     annotations: dict[str, str] = Field(default_factory=dict)
 
@@ -53,9 +65,13 @@ class Edge(_Spec):
     """Which KubeEdge edge node(s) of this site run eggo and the site's Argo CD."""
 
     nodeSelector: dict[str, str] | None = Field(
-        None, description="default: {gitops-edge.io/site: <site id>}"
+        None,
+        description="default: {gitops-edge.io/site: <site id>}",
+        json_schema_extra=k8s.label_schema(),
     )
-    nodeName: str | None = Field(None, description="alternative to nodeSelector")
+    nodeName: str | None = Field(
+        None, description="alternative to nodeSelector", json_schema_extra=_NAME_SCHEMA
+    )
     arch: Literal["amd64", "arm64"] | None = Field(
         None, description="the edge node's kubernetes.io/arch; a mismatch with the live node blocks"
     )
@@ -78,7 +94,7 @@ class AppSource(_Spec):
     """The subset of Argo CD's ApplicationSource operators use; passed through verbatim."""
 
     repoURL: str = Field(min_length=1)
-    path: str | None = None
+    path: str | None = Field(None, json_schema_extra=_RELATIVE_PATH)
     chart: str | None = None
     targetRevision: str | None = None
     ref: str | None = None
@@ -133,7 +149,7 @@ class SyncPolicy(_Spec):
 class Application(_Spec):
     """One Argo CD Application delivered by this site's Argo CD instance."""
 
-    name: str
+    name: str = Field(json_schema_extra=_NAME_SCHEMA)
     project: str | None = Field(
         None, description="default: spec.argocd.project in gitops-edge.yaml"
     )
@@ -168,7 +184,9 @@ class ProvinceSpec(_Spec):
         None, description="eggo's deploy -f config, keys exactly as eggo reads them"
     )
     sshKeySecret: str | None = Field(
-        None, description="Secret (key ssh-privatekey) in the site namespace that eggo logs in with"
+        None,
+        description="Secret (key ssh-privatekey) in the site namespace that eggo logs in with",
+        json_schema_extra=_NAME_SCHEMA,
     )
     allowRebuild: bool = Field(
         False, description="allow eggo changes that need a cluster rebuild (cleanup + deploy)"

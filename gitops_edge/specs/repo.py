@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from gitops_edge.problems import Problem, field_path, sorted_unique
+from gitops_edge.specs.attribute import check_defaults, settle
 from gitops_edge.specs.bundle import EMPTY_BUNDLE, SHARED_DIR, EdgeBundle, load_bundle
 from gitops_edge.specs.fleet import apply_clashes
 from gitops_edge.specs.messages import describe
@@ -197,6 +198,9 @@ def load_settings(
             for e in exc.errors()
         ]
         return None, problems, ""
+    problems = check_defaults(settings.spec.defaults, SETTINGS_FILE)
+    if problems:
+        return None, problems, ""
     return settings, [], digest_of(text)
 
 
@@ -255,11 +259,17 @@ def load_sites(
     loaded = [_with_bundle(s, bundle) for s in sites]
     if dirs is None:  # the whole fleet is here: check what two sites may not share
         loaded = apply_clashes(loaded)
+    reported, problems = settle(
+        root,
+        loaded,
+        (*index.problems, *bundle.problems),
+        SETTINGS_FILE,
+    )
     return RepoSpec(
         root,
         settings or DEFAULT_SETTINGS,
-        tuple(loaded),
-        (*index.problems, *bundle.problems),
+        reported,
+        problems,
         index.settings_digest,
         bundle,
     )

@@ -15,7 +15,9 @@ through the general path, which keeps every message exactly as it was.
 from __future__ import annotations
 
 import os
+import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,12 +75,14 @@ DEFAULT_LIMITS = Limits()
 
 
 class YamlRefused(Exception):
-    """The file is not acceptable; ``field`` and ``message`` say why."""
+    """The file is not acceptable; ``field`` and ``message`` say why, ``line``/``column`` where."""
 
-    def __init__(self, message: str, field: str = "") -> None:
+    def __init__(self, message: str, field: str = "", line: int = 0, column: int = 0) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.line = line
+        self.column = column
 
 
 def inside(root: Path, path: Path) -> bool:
@@ -114,7 +118,9 @@ def check_tree(root_node: yaml.Node, limits: Limits) -> None:
         ):
             raise YamlRefused(
                 f"nesting deeper than {limits.max_depth} levels at {_mark(node)}; "
-                "flatten the document"
+                "flatten the document",
+                line=node.start_mark.line + 1,
+                column=node.start_mark.column + 1,
             )
         if key in sizes and not done:
             continue
@@ -135,6 +141,8 @@ def check_tree(root_node: yaml.Node, limits: Limits) -> None:
                         raise YamlRefused(
                             f"duplicate key {k.value!r} at {_mark(k)} "
                             f"(first at line {seen[ident]}); keep one",
+                            line=k.start_mark.line + 1,
+                            column=k.start_mark.column + 1,
                         )
                     seen[ident] = k.start_mark.line + 1
             for k, v in node.value:
@@ -390,4 +398,121 @@ def load_file(root: Path, path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[
 
 def problem_for(root: Path, path: Path, exc: YamlRefused) -> Problem:
     """Turn a refusal into the Problem reported for ``path``."""
-    return Problem(relpath(root, path), exc.field, exc.message)
+    return Problem(relpath(root, path), exc.field, exc.message, exc.line, exc.column)
+
+
+# --- where a field is -------------------------------------------------------------
+# Problems are made from field paths (``spec.eggo.masters[0].port``), far from the
+# parser. Keeping a mark for every value of every file would cost memory and time on
+# the 99 % of files that are fine, so the marks are found afterwards: the few files
+# with problems are composed again (PyYAML's node graph keeps each node's line and
+# column) and each path is walked down it.
+
+_AT_A_MARK = ("invalid YAML", "duplicate key", "nesting deeper")
+"""Whole-file refusals that happen at one place in the text (others, such as size, do not)."""
+_INDEX = re.compile(r"\[([0-9]+)\]\.?")
+
+
+def node_mark(root: yaml.Node, field: str) -> tuple[int, int]:
+    """1-based (line, column) of the key at ``field`` in the node graph ``root``.
+
+    A path that runs past what the file has (a required field that is missing) stops
+    at its deepest existing parent, which is where the field belongs. A key holding
+    dots (``gitops-edge.io/site``) is matched whole: the longest key that prefixes
+    the rest of the path wins.
+    """
+    node, rest, mark = root, field, root.start_mark
+    while rest:
+        if isinstance(node, yaml.MappingNode):
+            best: tuple[yaml.Node, yaml.Node] | None = None
+            for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode):
+                    continue
+                text = str(key.value)
+                prefixes = rest == text or rest.startswith((text + ".", text + "["))
+                if prefixes and (best is None or len(text) > len(str(best[0].value))):
+                    best = (key, value)
+            if best is None:
+                break
+            mark, node = best[0].start_mark, best[1]
+            rest = rest[len(str(best[0].value)) :].removeprefix(".")
+        elif isinstance(node, yaml.SequenceNode):
+            found = _INDEX.match(rest)
+            if found is None or int(found.group(1)) >= len(node.value):
+                break
+            node = node.value[int(found.group(1))]
+            mark, rest = node.start_mark, rest[found.end() :]
+        else:
+            break
+    return mark.line + 1, mark.column + 1
+
+
+def compose_all(text: str) -> list[yaml.Node]:
+    """Every document's node graph (no values built, so no alias is expanded)."""
+    loader = SafeLoader(text)
+    try:
+        nodes: list[yaml.Node] = []
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                nodes.append(node)
+        return nodes
+    finally:
+        loader.dispose()
+
+
+def error_mark(text: str) -> tuple[int, int] | None:
+    """Where ``text`` fails to parse or is refused (duplicate key, depth), or None."""
+    try:
+        for node in compose_all(text):
+            check_tree(node, DEFAULT_LIMITS)
+    except YamlRefused as exc:
+        return (exc.line, exc.column) if exc.line else None
+    except yaml.reader.ReaderError as exc:
+        return text.count("\n", 0, exc.position) + 1, 0
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        return (mark.line + 1, mark.column + 1) if mark is not None else None
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return None
+    return None
+
+
+def locate(root: Path, problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    """``problems`` with the line and column of their field filled in where the file has it.
+
+    Only files with a problem that has no line yet are read again. A problem without
+    a field is a whole-file problem: it gets the line of the parse error or refusal,
+    if that is what it is, and stays without a line otherwise.
+    """
+    problems = tuple(problems)
+    files = {p.file for p in problems if not p.line}
+    if not files:
+        return problems
+    marks: dict[tuple[str, str], tuple[int, int] | None] = {}
+    for name in sorted(files):
+        wanted = {
+            p.field
+            for p in problems
+            if p.file == name and not p.line and (p.field or p.message.startswith(_AT_A_MARK))
+        }
+        if not wanted:
+            continue
+        try:
+            text = read_text(root, root / name)
+        except (YamlRefused, OSError):
+            continue
+        try:
+            nodes = compose_all(text)
+        except (yaml.YAMLError, RecursionError, ValueError):
+            nodes = []
+        if len(nodes) == 1:
+            for fld in wanted - {""}:
+                marks[(name, fld)] = node_mark(nodes[0], fld)
+        if "" in wanted:
+            marks[(name, "")] = error_mark(text)
+    out: list[Problem] = []
+    for p in problems:
+        mark = None if p.line else marks.get((p.file, p.field))
+        out.append(p.at(*mark) if mark else p)
+    return tuple(out)

@@ -401,7 +401,7 @@ CASES: tuple[Case, ...] = (
     _c("edge-shared-secret", "a Secret with data in the shared edge-bundle/", corpus("edge-secret-data.yaml", "edge-bundle/repo-creds.yaml"), "edge-bundle/repo-creds.yaml", "data", "do not belong in Git", site=None, scope="repo", render=True),
     # credentials and paths
     _c("cred-password", "spec.eggo.password", eggo(lambda e: e.update({"password": "Huawei12#$"})), SITE_FILE, "spec.eggo.password", "must not be stored in Git"),
-    _c("cred-defaults", "username smuggled through gitops-edge.yaml spec.defaults", settings({"defaults": {"eggo": {"username": "root"}}}), SETTINGS, "spec.eggo.username", "must not be stored in Git", site=None, scope="repo"),
+    _c("cred-defaults", "username smuggled through gitops-edge.yaml spec.defaults", settings({"defaults": {"eggo": {"username": "root"}}}), SETTINGS, "spec.defaults.eggo.username", "must not be stored in Git", site=None, scope="repo"),
     _c("key-path-relative", "private-key-path '../../etc/shadow'", eggo(lambda e: e.update({"private-key-path": "../../etc/shadow"})), SITE_FILE, "spec.eggo.private-key-path", "absolute path"),
     _c("key-path-traversal", "private-key-path '/etc/eggo/../../root/.ssh/id_rsa' (replaced by the mounted key)", eggo(lambda e: e.update({"private-key-path": "/etc/eggo/../../root/.ssh/id_rsa"})), "", accepted=True, render=True, render_has="private-key-path: /etc/eggo/ssh/ssh-privatekey", render_lacks="id_rsa"),
     _c("srcpath-traversal", "package srcpath '/root/../etc/shadow' (becomes a hostPath)", eggo(lambda e: e["install"]["package-source"]["srcpath"].update({"arm64": "/root/../etc/shadow"})), SITE_FILE, "spec.eggo.install.package-source.srcpath.arm64", "must not contain '..'"),

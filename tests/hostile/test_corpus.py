@@ -253,8 +253,9 @@ def test_human_output_names_file_and_field(tmp_path: Path) -> None:
     _clean(run, "validate")
     assert run.rc == 1
     lines = run.stdout.splitlines()
-    assert "provinces/bad/cluster.yaml: spec.eggo.cluster-id: 'bad-paas\\n' is not a DNS-1123" in (
-        "\n".join(lines)
+    assert (
+        "provinces/bad/cluster.yaml:6:5: spec.eggo.cluster-id: 'bad-paas\\n' is not a DNS-1123"
+        in "\n".join(lines)
     )
     assert lines[-1] == "3 site(s): 2 valid, 1 invalid"
 

@@ -190,4 +190,4 @@ def test_validate_reports_bundle_problems(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 1
-    assert "edge-bundle/x.yaml: kind: Namespace is cluster-scoped" in proc.stdout
+    assert "edge-bundle/x.yaml:2:1: kind: Namespace is cluster-scoped" in proc.stdout

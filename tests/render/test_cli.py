@@ -45,7 +45,7 @@ def test_good_site_written_bad_site_reported(tmp_path: Path) -> None:
     proc = render(root, "--out", out)
     assert proc.returncode == 1, proc.stderr
     assert (
-        "provinces/hn/cluster.yaml: spec.eggo.password: password must not be stored in Git"
+        "provinces/hn/cluster.yaml:48:5: spec.eggo.password: password must not be stored in Git"
         in proc.stdout
     )
     assert "1 of 2 site(s) rendered" in proc.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gitops_edge.specs.attribute import through_defaults
 from gitops_edge.specs.merge import deep_merge
 from gitops_edge.specs.repo import load_repo
 from tests.builders import eggo_spec, province, site_net, write_settings, write_site
@@ -110,10 +111,29 @@ def test_error_in_defaults_names_the_settings_file(tmp_path: Path) -> None:
         "sx",
         province("sx", eggo={k: v for k, v in eggo_spec("sx", net=site_net("sx")).items() if k != "service"}),
     )
-    sx = {s.id: s for s in load_repo(tmp_path).sites}["sx"]
-    assert [(p.file, p.field) for p in sx.problems] == [
-        ("gitops-edge.yaml", "spec.eggo.service.cidr")
+    repo = load_repo(tmp_path)
+    sx = {s.id: s for s in repo.sites}["sx"]
+    assert not sx.valid
+    assert [(p.file, p.field, p.message) for p in sx.problems] == [
+        ("provinces/sx/cluster.yaml", "", through_defaults("gitops-edge.yaml"))
     ]
+    # the default itself: once, at its own path and line in the settings file
+    assert [(p.file, p.field, p.line) for p in repo.problems] == [
+        ("gitops-edge.yaml", "spec.defaults.eggo.service.cidr", 7)
+    ]
+
+
+def test_unknown_key_in_defaults_is_a_settings_error(tmp_path: Path) -> None:
+    write_settings(tmp_path, {"defaults": {"eggo": {"service": {"dnsaddress": "10.32.0.10"}}}})
+    write_site(tmp_path, "gd", province("gd"))
+    write_site(tmp_path, "hn", province("hn"))
+    repo = load_repo(tmp_path)
+    assert [(p.file, p.field) for p in repo.problems] == [
+        ("gitops-edge.yaml", "spec.defaults.eggo.service.dnsaddress")
+    ]
+    assert "did you mean 'dnsaddr'" in repo.problems[0].message
+    assert all(not s.valid for s in repo.sites)
+    assert all(p.file.startswith("provinces/") for s in repo.sites for p in s.problems)
 
 
 def test_broken_settings_file_marks_every_site(tmp_path: Path) -> None:
