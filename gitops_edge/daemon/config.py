@@ -57,6 +57,10 @@ class RunOptions:
     """Keyring of allowed signing keys: an unsigned or wrongly signed head is not reconciled."""
     edge_settle: float = 0.0
     """Seconds an edge node must stay online before its deferred sites are released."""
+    git_auth_header_file: Path | None = None
+    """A file holding the HTTP ``Authorization`` header for the ops repo's host."""
+    git_credentials_file: Path | None = None
+    """git-credential-store lines (``https://user:token@host``) for the ops repo's host."""
 
 
 def open_source(opts: RunOptions) -> Source:
@@ -88,6 +92,8 @@ def open_source(opts: RunOptions) -> Source:
         cache_dir=opts.cache_dir,
         on_force_push=opts.on_force_push,
         verify_keyring=opts.verify_commits,
+        auth_header_file=opts.git_auth_header_file,
+        credentials_file=opts.git_credentials_file,
     )
 
 

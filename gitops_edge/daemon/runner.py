@@ -121,7 +121,7 @@ class Runner:
         poller = self.poller
         if not self._active or poller is None:
             return False
-        poller.request()
+        poller.request(force=True)
         return True
 
     @property
