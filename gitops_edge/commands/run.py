@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from gitops_edge.commands._env import SECRET_ENV, WEBHOOK_SECRET
 from gitops_edge.commands.common import print_reconcile
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.daemon.config import RunOptions
@@ -34,7 +35,6 @@ from gitops_edge.source.gitsafe import split_userinfo
 
 log = structlog.get_logger()
 
-SECRET_ENV = "GITOPS_EDGE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
 
 
 def _positive(kind: type[float] | type[int]) -> Any:
@@ -213,8 +213,8 @@ def _secret(args: argparse.Namespace) -> bytes:
         if not secret:
             raise SinkSpecError(f"--webhook-secret-file {args.webhook_secret_file} is empty")
         return secret
-    # taken out of the environment, so no child process (git, gpg) ever inherits it
-    return os.environ.pop(SECRET_ENV, "").strip().encode()
+    # taken out of the environment at import, so no child process (git, gpg) inherits it
+    return WEBHOOK_SECRET
 
 
 def options(args: argparse.Namespace) -> RunOptions:
