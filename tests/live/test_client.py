@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from gitops_edge.live import resources as r
-from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
+from gitops_edge.live.client import Circuit, KubeClient, KubeError, RetryPolicy
 from gitops_edge.live.connect import connect
 from gitops_edge.live.delivery import delivery_of
 from gitops_edge.live.snapshot import list_if_served, read_live
@@ -230,3 +230,19 @@ def test_get_apply_delete_round_trip(kube: KubeClient, kube_api: KubeAPIServer) 
     assert kube.delete(r.CONFIGMAPS, "eggo-deploy", namespace="edge-s0") is True
     assert kube.get(r.CONFIGMAPS, "eggo-deploy", namespace="edge-s0") is None
     assert kube.delete(r.CONFIGMAPS, "eggo-deploy", namespace="edge-s0") is False
+
+
+def test_the_circuit_lets_one_probe_through_and_closes_on_any_answer() -> None:
+    now = [0.0]
+    circuit = Circuit(RetryPolicy(base=1.0, cap=8.0), clock=lambda: now[0])
+    assert circuit.enter() is False  # closed: straight through
+    circuit.failure()
+    assert circuit.open and circuit.opened == 1
+    now[0] = 10.0
+    assert circuit.enter() is True  # the probe
+    circuit.failure()  # the probe failed: open again, longer
+    assert circuit.failures == 2
+    now[0] = 30.0
+    assert circuit.enter() is True
+    circuit.success()
+    assert not circuit.open and circuit.enter() is False
