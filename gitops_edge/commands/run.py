@@ -258,6 +258,12 @@ def run(args: argparse.Namespace) -> int:
                 "--git-auth-header-file and --git-credentials-file both give the ops repo's "
                 "credentials: pass one"
             )
+        for flag, path in (
+            ("--git-credentials-file", opts.git_credentials_file),
+            ("--git-auth-header-file", opts.git_auth_header_file),
+        ):
+            if path is not None and not path.exists():
+                log.warning(f"{flag} {path} does not exist: the ops repo is read without credentials")
         if split_userinfo(opts.repo).url != opts.repo:
             log.warning(
                 "credentials in --repo are visible in this process's arguments: "

@@ -170,6 +170,9 @@ class GitAuth:
       the line for the repository's host is sent as HTTP Basic;
     * ``username``/``password`` taken out of ``--repo https://user:token@host/...``.
 
+    A file that does not exist means no credentials (deploy/ mounts an optional
+    Secret); one that exists but is empty or malformed is an error naming it.
+
     Where ``memfd_create`` is missing (not Linux), a 0600 file in a private 0700
     temporary directory is used and removed by :meth:`close`.
     """
@@ -205,16 +208,15 @@ class GitAuth:
         """The ``Authorization`` header line to send; "" when there is none for this host."""
         if self.header_file is not None:
             text = _read_secret(self.header_file, "--git-auth-header-file")
+            if not text:
+                return ""
             if ":" in text.split(" ", 1)[0]:
                 return text
             return f"Authorization: {text}"
         basic = self._basic
         if self.credentials_file is not None:
-            basic = _credential_for(
-                _read_secret(self.credentials_file, "--git-credentials-file", lines=True),
-                self.url,
-                self.credentials_file,
-            )
+            text = _read_secret(self.credentials_file, "--git-credentials-file", lines=True)
+            basic = _credential_for(text, self.url, self.credentials_file) if text else None
         if basic is None:
             return ""
         token = base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode()
@@ -271,8 +273,11 @@ class CredentialError(ValueError):
 
 
 def _read_secret(path: Path, flag: str, *, lines: bool = False) -> str:
+    """The file's text; "" when it does not exist (an optional Secret that is not there)."""
     try:
         text = path.read_text().strip()
+    except FileNotFoundError:
+        return ""
     except OSError as exc:
         raise CredentialError(f"{flag} {path}: {exc.strerror or exc}") from None
     if not text:

@@ -284,6 +284,8 @@ def test_credential_files_are_read_on_every_call_and_bad_ones_named(tmp_path: Pa
     with pytest.raises(CredentialError, match="is empty"):
         header.write_text("")
         GitAuth("https://git.example/x", header_file=header).header()
+    # an optional Secret that is not mounted: no credentials, no error
+    assert GitAuth("https://git.example/x", header_file=tmp_path / "absent").env() == {}
 
 
 def test_git_children_get_an_allow_listed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
