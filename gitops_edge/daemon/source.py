@@ -15,7 +15,14 @@ operator restarts it with ``follow`` or the branch comes back to a descendant.
 The remote is untrusted and unreliable: every git call goes through
 :func:`gitsafe.git_call` (no hooks, no fsmonitor, no ``ext::``, no prompts) with a
 timeout, a failure keeps the last good checkout, counts, and backs off (1 s doubling
-to 5 min) so a dead remote is not hammered; the next good poll recovers by itself.
+to 5 min) so a dead remote is not hammered; the next good poll recovers by itself,
+and a verified push webhook cuts the backoff short (:meth:`GitSource.reset_backoff`).
+
+Credentials never reach git's argv, environment or ``.git/config``: userinfo in the
+URL is taken out at once, and the credential is handed over in memory
+(:class:`gitops_edge.source.gitsafe.GitAuth`); git runs with an allow-listed
+environment (:func:`gitops_edge.source.gitsafe.run_git`). :meth:`GitSource.supersedes`
+answers "is this live object's commit newer than mine" for the kube sink's fence.
 """
 
 from __future__ import annotations
