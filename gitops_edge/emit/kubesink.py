@@ -9,7 +9,9 @@ duplicates.
 Two writers (an old leader that was paused past its Lease, and the new one) must not
 undo each other, so every write is fenced:
 
-* ``may_write`` is asked before *each* object, not once per batch. It is a local
+* ``may_write`` is asked before *each* object, not once per batch, and again by the
+  client right before each attempt of that object's request goes out (after waiting
+  out an API outage or a retry). It is a local
   deadline check (:attr:`LeaderElector.is_leader`: the Lease was renewed within
   ``renew_deadline`` by the monotonic clock), so it costs no API call; when it says no,
   the batch stops at that object with :class:`Fenced`. A process resumed after SIGSTOP
@@ -40,7 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gitops_edge.emit.result import EmitResult
-from gitops_edge.live.client import KubeClient, KubeError
+from gitops_edge.live.client import KubeClient, KubeError, Refused
 from gitops_edge.live.resources import resource_for
 from gitops_edge.live.state import SITE_LABEL
 from gitops_edge.plan.model import ObjectChange, Plan, obj_key
@@ -194,10 +196,16 @@ class KubeSink:
                     res.superseded += 1
                     continue
                 try:
-                    written = self.kube.apply(change.desired, resource, force=self.force)
+                    written = self.kube.apply(
+                        change.desired, resource, force=self.force, guard=self.may_write
+                    )
                     res.written += 1
                     if self.own_writes is not None and isinstance(written, dict):
                         self.own_writes.wrote(written)
+                except Refused as exc:
+                    raise Fenced(
+                        f"lost the Lease while {change.describe()} waited: {exc}"
+                    ) from None
                 except KubeError as exc:
                     hint = (
                         " (another field manager owns a field; fix the conflict or apply with --force-conflicts)"
@@ -218,10 +226,16 @@ class KubeSink:
                     res.superseded += 1
                     continue
                 try:
-                    self.kube.delete(resource, name, namespace=namespace or None)
+                    self.kube.delete(
+                        resource, name, namespace=namespace or None, guard=self.may_write
+                    )
                     res.deleted += 1
                     if self.own_writes is not None and change.live is not None:
                         self.own_writes.deleted(change.key, change.live)
+                except Refused as exc:
+                    raise Fenced(
+                        f"lost the Lease while {change.describe()} waited: {exc}"
+                    ) from None
                 except KubeError as exc:
                     res.errors.append(f"{change.describe()}: {exc}")
         return result

@@ -38,6 +38,7 @@ from gitops_edge.live.errors import (
     VERBS,
     Gone,
     KubeError,
+    Refused,
     StreamBroken,
     explain,
     network_cause,
@@ -52,6 +53,7 @@ __all__ = [
     "Gone",
     "KubeClient",
     "KubeError",
+    "Refused",
     "RetryPolicy",
     "StreamBroken",
     "explain",
@@ -85,9 +87,7 @@ class Circuit:
     for a longer delay (capped). Thread-safe; ``clock`` is injectable for tests.
     """
 
-    def __init__(
-        self, policy: RetryPolicy, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, policy: RetryPolicy, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.policy = policy
         self._clock = clock
         self._cond = threading.Condition()
@@ -203,12 +203,29 @@ class KubeClient:
             raise ApiException.from_response(http_resp=resp, body=None, data=None)
         return resp.response
 
-    def _call(self, verb: str, res: Resource, namespace: str | None, fn: Callable[[], Any]) -> Any:
-        """``fn()`` with retries on throttling, 5xx and network failures; else explained."""
+    def _call(
+        self,
+        verb: str,
+        res: Resource,
+        namespace: str | None,
+        fn: Callable[[], Any],
+        guard: Callable[[], bool] | None = None,
+    ) -> Any:
+        """``fn()`` with retries on throttling, 5xx and network failures; else explained.
+
+        ``guard`` is asked right before every attempt is sent (after any wait for the
+        circuit or a retry): a write that waited out an outage must not go out if its
+        writer lost the right to write meanwhile (:class:`Refused`).
+        """
         key = f"{verb} {res.describe()}"
         attempt = 0
         while True:
             probe = self.circuit.enter()
+            if guard is not None and not guard():
+                self.circuit.release(probe)
+                raise Refused(
+                    f"{verb} {res.describe()} not sent: the writer may not write any more"
+                )
             self.calls[key] = self.calls.get(key, 0) + 1
             last = attempt + 1 >= self.retry.attempts
             try:
@@ -250,8 +267,9 @@ class KubeClient:
     ) -> Any:
         """A retried request whose whole JSON body is the answer."""
         query = kw.pop("query", {})
+        guard = kw.pop("guard", None)
         send = partial(self._send, method, path, query, **kw)
-        return json.loads(_body(self._call(verb, res, namespace, send)))
+        return json.loads(_body(self._call(verb, res, namespace, send, guard)))
 
     # -- reads ---------------------------------------------------------------------
 
@@ -350,9 +368,18 @@ class KubeClient:
     # -- writes --------------------------------------------------------------------
 
     def apply(
-        self, obj: dict[str, Any], res: Resource, *, force: bool = False, dry_run: bool = False
+        self,
+        obj: dict[str, Any],
+        res: Resource,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+        guard: Callable[[], bool] | None = None,
     ) -> dict[str, Any]:
-        """Server-side apply ``obj`` with field manager ``gitops-edge``; 409 conflicts raise."""
+        """Server-side apply ``obj`` with field manager ``gitops-edge``; 409 conflicts raise.
+
+        ``guard``: asked before each attempt goes out (see :meth:`_call`).
+        """
         meta = obj["metadata"]
         namespace = meta.get("namespace")
         query = {
@@ -369,9 +396,17 @@ class KubeClient:
             query=query,
             body=obj,
             content_type="application/apply-patch+yaml",
+            guard=guard,
         )
 
-    def delete(self, res: Resource, name: str, *, namespace: str | None = None) -> bool:
+    def delete(
+        self,
+        res: Resource,
+        name: str,
+        *,
+        namespace: str | None = None,
+        guard: Callable[[], bool] | None = None,
+    ) -> bool:
         """Delete with background propagation; False when it was already gone."""
         try:
             self._json(
@@ -381,6 +416,7 @@ class KubeClient:
                 "DELETE",
                 res.path(namespace, name),
                 body={"propagationPolicy": "Background"},
+                guard=guard,
             )
         except KubeError as exc:
             if exc.status == 404:
