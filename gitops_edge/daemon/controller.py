@@ -363,14 +363,17 @@ class Controller:
         self._release(self.deferred.ready(self.live_cache, node=name or None), node=name)
 
     def on_progress(self, kind: str, obj: dict[str, Any]) -> None:
-        """An eggo Job finished or an Application's health settled: a wave may advance now.
+        """A Job finished, an Application's health settled, an edge acked: a wave may advance.
 
         Without this, sites waiting for an earlier wave would move only at the next full
         resync. Runs on the informer thread: cheap unless something is waiting.
         """
-        if kind != "MODIFIED":
+        if obj.get("kind") == "ObjectSync":
+            if kind not in ("ADDED", "MODIFIED"):
+                return
+        elif kind != "MODIFIED":
             return
-        if obj.get("kind") == "Job":
+        elif obj.get("kind") == "Job":
             if job_outcome(obj) not in ("succeeded", "failed"):
                 return
         elif obj.get("kind") == "Application":
@@ -381,8 +384,10 @@ class Controller:
         waiting = self.states.with_gate("waiting")
         if waiting:
             meta = obj.get("metadata") or {}
-            log.info(
-                "run finished; re-planning waiting sites",
+            # edge acks come one per object and node: only worth a debug line each
+            say = log.debug if obj.get("kind") == "ObjectSync" else log.info
+            say(
+                "progress reported; re-planning waiting sites",
                 kind=obj.get("kind"),
                 name=meta.get("name"),
                 sites=len(waiting),

@@ -107,7 +107,10 @@ class LiveCache:
             )
             for res in managed
         ]
-        self.syncs = Informer(kube, r.OBJECTSYNCS, **opts) if with_syncs else None
+        # an edge acknowledging an object (an ObjectSync) may complete a wave, too
+        self.syncs = (
+            Informer(kube, r.OBJECTSYNCS, on_event=on_progress, **opts) if with_syncs else None
+        )
         self._stop = threading.Event()
 
     @property
