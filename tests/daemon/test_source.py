@@ -297,3 +297,17 @@ def test_git_children_get_an_allow_listed_environment(monkeypatch: pytest.Monkey
     env = run_git(["-c", "alias.env=!env", "env"]).stdout
     assert "whsec-x" not in env and "KUBE_TOKEN" not in env
     assert "LC_ALL=C" in env and "GIT_TERMINAL_PROMPT=0" in env
+
+
+def test_a_cache_made_with_a_token_in_its_url_is_dropped(tmp_path: Path) -> None:
+    import hashlib
+
+    remote = OpsRemote(tmp_path)
+    url = f"http://bot:glpat-old@127.0.0.1:9/{remote.bare.name}"
+    legacy = tmp_path / "cache" / "repos" / hashlib.sha256(f"{url}#main".encode()).hexdigest()[:16]
+    (legacy / ".git").mkdir(parents=True)
+    (legacy / ".git" / "config").write_text(f'[remote "origin"]\n\turl = {url}\n')
+    source = GitSource(url, cache_dir=tmp_path / "cache")
+    assert not legacy.exists()
+    assert source.url == f"http://127.0.0.1:9/{remote.bare.name}" and source.had_userinfo
+    assert "glpat-old" not in source.describe()
