@@ -19,6 +19,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import structlog
+
+from gitops_edge.commands._env import SECRET_ENV, WEBHOOK_SECRET
 from gitops_edge.commands.common import print_reconcile
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.daemon.config import RunOptions
@@ -29,8 +32,10 @@ from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.live.client import KubeError
 from gitops_edge.observe.logging import configure_logging
 from gitops_edge.sinks import DEFAULT_DIR, SinkSpecError, cache_dir, is_kube
+from gitops_edge.source.gitsafe import split_userinfo
 
-SECRET_ENV = "GITOPS_EDGE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
+log = structlog.get_logger()
+
 
 
 def _positive(kind: type[float] | type[int]) -> Any:
@@ -95,6 +100,21 @@ def add_parser(sub: Any) -> None:
         metavar="KEYRING",
         help="only reconcile commits signed by a key in KEYRING (a directory of GPG public "
         "keys *.asc/*.gpg and/or an SSH allowed_signers file); others are refused and reported",
+    )
+    src.add_argument(
+        "--git-credentials-file",
+        type=Path,
+        metavar="FILE",
+        help="credentials for an https --repo, as git-credential-store lines "
+        "(https://USER:TOKEN@HOST), e.g. a mounted Secret; read on every fetch, never "
+        "put in argv, a child's environment or the clone's .git/config",
+    )
+    src.add_argument(
+        "--git-auth-header-file",
+        type=Path,
+        metavar="FILE",
+        help="an HTTP header for an https --repo's host (Authorization: Bearer TOKEN, "
+        "or just 'Bearer TOKEN'), e.g. a mounted Secret; read on every fetch",
     )
     p.add_argument(
         "--emit",
@@ -235,7 +255,8 @@ def _secret(args: argparse.Namespace) -> bytes:
         if not secret:
             raise SinkSpecError(f"--webhook-secret-file {args.webhook_secret_file} is empty")
         return secret
-    return os.environ.get(SECRET_ENV, "").strip().encode()
+    # taken out of the environment at import, so no child process (git, gpg) inherits it
+    return WEBHOOK_SECRET
 
 
 def options(args: argparse.Namespace) -> RunOptions:
@@ -282,6 +303,8 @@ def options(args: argparse.Namespace) -> RunOptions:
         verify_commits=args.verify_commits,
         fleet_page=args.fleet_page and not args.once,
         ui_basic_auth=_ui_auth(args),
+        git_auth_header_file=args.git_auth_header_file,
+        git_credentials_file=args.git_credentials_file,
     )
 
 
@@ -300,6 +323,23 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         opts = options(args)
+        if opts.git_auth_header_file and opts.git_credentials_file:
+            raise SinkSpecError(
+                "--git-auth-header-file and --git-credentials-file both give the ops repo's "
+                "credentials: pass one"
+            )
+        for flag, path in (
+            ("--git-credentials-file", opts.git_credentials_file),
+            ("--git-auth-header-file", opts.git_auth_header_file),
+        ):
+            if path is not None and not path.exists():
+                log.warning(f"{flag} {path} does not exist: the ops repo is read without credentials")
+        if split_userinfo(opts.repo).url != opts.repo:
+            log.warning(
+                "credentials in --repo are visible in this process's arguments: "
+                "use --git-credentials-file or --git-auth-header-file (they are kept out "
+                "of git's arguments, environment and the clone's config either way)"
+            )
         needs_kube = is_kube(opts.emit) or opts.leader_elect
         runner = Runner(opts, kube=kube_from_args(args) if needs_kube else None)
     except (SinkSpecError, SourceError, KubeError, GitSinkError) as exc:

@@ -67,6 +67,10 @@ class RunOptions:
     """Serve the read-only fleet page (``/fleet``, ``/api/v1/fleet``) on the HTTP listener."""
     ui_basic_auth: bytes = b""
     """``user:password`` the fleet page asks for (basic auth); empty: no auth."""
+    git_auth_header_file: Path | None = None
+    """A file holding the HTTP ``Authorization`` header for the ops repo's host."""
+    git_credentials_file: Path | None = None
+    """git-credential-store lines (``https://user:token@host``) for the ops repo's host."""
 
 
 def open_source(opts: RunOptions) -> Source:
@@ -98,6 +102,8 @@ def open_source(opts: RunOptions) -> Source:
         cache_dir=opts.cache_dir,
         on_force_push=opts.on_force_push,
         verify_keyring=opts.verify_commits,
+        auth_header_file=opts.git_auth_header_file,
+        credentials_file=opts.git_credentials_file,
     )
 
 

@@ -14,6 +14,17 @@ is *which* sites and *when*:
   which the queue retries with backoff.
 
 Per-site state (gate, reason, last successful sync) feeds metrics and logs.
+
+Waves advance on their own: after a reconcile that wrote something, the sites a wave
+held back are re-planned at once (the kube sink remembers what it just wrote, so that
+plan sees the applied wave even before the informer's event arrives). A change with
+no Job or Application to report on (an edge-bundle ConfigMap) moves wave by wave in
+seconds, not one wave per resync.
+
+Logs stay proportional to what changed: one line per reconcile with counts and the
+first few names, never the whole batch; repo problems (invalid sites, problems that
+hold removals back) are logged once per commit at warning, with file and field, and
+counted in ``gitops_edge_problems{kind}``.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from gitops_edge.daemon.queue import ALL, WorkQueue
 from gitops_edge.daemon.sitestate import SiteStates, SiteStatus
 from gitops_edge.daemon.source import ForcePush, Source, SourceError, Update
 from gitops_edge.emit.gitsink import GitSinkError
+from gitops_edge.emit.kubesink import Fenced, OwnWrites
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.client import KubeError
 from gitops_edge.live.progress import app_status, job_outcome
@@ -51,7 +63,7 @@ class NotLeader(Exception):
     """Leadership ended between planning and emitting."""
 
 
-EXPECTED = (SourceError, KubeError, GitSinkError, OSError, NotLeader)
+EXPECTED = (SourceError, KubeError, GitSinkError, OSError, NotLeader, Fenced)
 """Failures of the world (git, API, disk), logged without a traceback."""
 
 
@@ -63,6 +75,18 @@ class LiveSink(Protocol):
     def emit(self, plan: Plan) -> EmitResult: ...
 
     def read_live(self, *, now: datetime | None = None) -> LiveState: ...
+
+
+SHOWN = 10
+"""How many names a log line lists before it only counts."""
+
+
+def few(names: Iterable[str], limit: int = SHOWN) -> list[str]:
+    """The first ``limit`` names, and ``+N more`` for the rest: a log field, not a dump."""
+    items = list(names)
+    if len(items) <= limit:
+        return items
+    return [*items[:limit], f"+{len(items) - limit} more"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +118,8 @@ class Controller:
         sync_timeout: float = 60.0,
         may_write: Callable[[], bool] | None = None,
         edge_settle: float = 0.0,
+        own_writes: OwnWrites | None = None,
+        request_poll: Callable[[], object] | None = None,
     ) -> None:
         self.source = source
         self.sink = sink
@@ -110,8 +136,15 @@ class Controller:
         self.records: deque[Record] = deque(maxlen=256)
         self.deferred = DeferredSites(settle=edge_settle)
         self.last: tuple[Plan, EmitResult] | None = None
+        self.own_writes = own_writes
+        """What the kube sink wrote and the informers may not show yet (laid over them)."""
+        self.request_poll = request_poll
+        """Asked when a live object comes from a newer commit than the one served."""
         self._loaded: tuple[str, RepoSpec] | None = None
         self._sink_lock = threading.Lock()
+        self._reported: tuple[str, set[str]] = ("", set())
+        """(revision, problems already logged for it): each is logged once per commit."""
+        self._report_lock = threading.Lock()
 
     # -- reconcile -------------------------------------------------------------------
 
@@ -131,17 +164,31 @@ class Controller:
                     result = self.sink.emit(plan)
             else:
                 result = self.sink.emit(plan)
+        except Fenced as exc:
+            error = str(exc)
+            log.warning("reconcile stopped: not the leader any more", revision=revision, error=error)
+            self._finish(Record(revision, keys, failed=keys, error=error), started, ok=False)
+            return set(keys)
         except EXPECTED as exc:
             error = str(exc) or type(exc).__name__
-            log.error("reconcile failed", revision=revision, batch=list(keys), error=error)
+            log.error("reconcile failed", revision=revision, batch=few(keys), error=error)
             self._finish(Record(revision, keys, failed=keys, error=error), started, ok=False)
             return set(keys)
         except Exception as exc:  # a worker must survive any reconcile; the bug is logged
             error = f"internal error: {exc!r}"
-            log.exception("reconcile crashed", revision=revision, batch=list(keys))
+            log.exception("reconcile crashed", revision=revision, batch=few(keys))
             self._finish(Record(revision, keys, failed=keys, error=error), started, ok=False)
             return set(keys)
         failed = self._account(repo, plan, result, keys)
+        self._report_problems(repo, plan)
+        if result.superseded:
+            log.warning(
+                "live objects come from a newer commit; left alone",
+                revision=revision,
+                objects=result.superseded,
+            )
+            if self.request_poll is not None:
+                self.request_poll()
         if plan.refused:
             log.error("plan refused", revision=revision, reason=plan.refused)
             failed = set(keys)
@@ -158,7 +205,53 @@ class Controller:
         self._finish(record, started, ok=not failed)
         if not failed and self.queue.idle(besides=keys):
             self.source.mark_reconciled(revision)
+        if (result.written or result.deleted) and not plan.refused:
+            self._advance_waves()
         return failed
+
+    def _advance_waves(self) -> None:
+        """Something was applied: the sites a wave held back are planned again now.
+
+        Their plan decides whether the wave before them is done (applied, and its Jobs
+        and Applications finished where it has any); if not, they stay waiting and the
+        next Job or Application event, or the next apply, asks again.
+        """
+        waiting = self.states.with_gate("waiting")
+        if waiting:
+            log.info("applied; re-planning sites waiting for a wave", sites=len(waiting))
+            self.queue.add_many(waiting)
+
+    def _report_problems(self, repo: RepoSpec, plan: Plan) -> None:
+        """Invalid sites and repo problems: one warning each per commit, and the gauge."""
+        invalid = [sp for sp in plan.sites if sp.gate == "invalid"]
+        with self._report_lock:
+            revision, seen = self._reported
+            if revision != plan.revision:
+                seen = set()
+                self._reported = (plan.revision, seen)
+            for sp in invalid:
+                if sp.site in seen:
+                    continue
+                seen.add(sp.site)
+                site = repo.site(sp.site)
+                problems = [str(p) for p in site.problems] if site is not None else []
+                log.warning(
+                    "site invalid: nothing planned for it",
+                    site=sp.site,
+                    revision=plan.revision,
+                    problems=few(problems or [sp.reason], 5),
+                )
+            repo_problems = list(plan.problems)
+            if repo_problems and "" not in seen:
+                seen.add("")
+                log.warning(
+                    "repo problems: removals held back until they are fixed",
+                    revision=plan.revision,
+                    count=len(repo_problems),
+                    problems=few(repo_problems, 5),
+                )
+        self.metrics.problems.labels(kind="repo").set(len(plan.problems))
+        self.metrics.problems.labels(kind="site").set(len(self.states.with_gate("invalid")))
 
     def _load(self) -> tuple[RepoSpec, str]:
         """The repo at the served commit; an immutable checkout is loaded once per commit."""
@@ -181,7 +274,10 @@ class Controller:
         if self.live_cache is not None:
             if not self.live_cache.wait_synced(self.sync_timeout):
                 raise SourceError("the cluster's live state is not synced yet (informers)")
-            return self.live_cache.state()
+            state = self.live_cache.state()
+            if self.own_writes is not None:
+                state = replace(state, objects=self.own_writes.overlay(state.objects))
+            return state
         if self.exclusive_sink:
             with self._sink_lock:
                 return self.sink.read_live()
@@ -214,10 +310,11 @@ class Controller:
         log.info(
             "reconciled" if ok else "reconcile incomplete",
             revision=record.revision,
-            batch=list(record.batch),
+            batch=few(record.batch),
             planned=len(record.planned),
-            emitted=list(record.emitted),
-            failed=list(record.failed),
+            emitted=few(record.emitted),
+            failed=few(record.failed),
+            counts={"emitted": len(record.emitted), "failed": len(record.failed)},
             seconds=record.seconds,
         )
 
@@ -237,7 +334,7 @@ class Controller:
             previous=update.previous,
             forced=update.forced,
             paths=None if update.changes is None else len(update.changes),
-            sites=sorted(keys),
+            sites=few(sorted(keys)),
         )
         if keys:
             self.queue.add_many(keys)
@@ -249,7 +346,7 @@ class Controller:
         paths = set(paths)
         keys = frozenset({ALL}) if ALL in paths else affected_sites(paths)
         if keys:
-            log.info("files changed", sites=sorted(keys))
+            log.info("files changed", sites=few(sorted(keys)))
             self.queue.add_many(keys)
 
     def on_node_event(self, kind: str, obj: dict[str, Any]) -> None:
@@ -266,14 +363,17 @@ class Controller:
         self._release(self.deferred.ready(self.live_cache, node=name or None), node=name)
 
     def on_progress(self, kind: str, obj: dict[str, Any]) -> None:
-        """An eggo Job finished or an Application's health settled: a wave may advance now.
+        """A Job finished, an Application's health settled, an edge acked: a wave may advance.
 
         Without this, sites waiting for an earlier wave would move only at the next full
         resync. Runs on the informer thread: cheap unless something is waiting.
         """
-        if kind != "MODIFIED":
+        if obj.get("kind") == "ObjectSync":
+            if kind not in ("ADDED", "MODIFIED"):
+                return
+        elif kind != "MODIFIED":
             return
-        if obj.get("kind") == "Job":
+        elif obj.get("kind") == "Job":
             if job_outcome(obj) not in ("succeeded", "failed"):
                 return
         elif obj.get("kind") == "Application":
@@ -283,12 +383,20 @@ class Controller:
             return
         waiting = self.states.with_gate("waiting")
         if waiting:
-            log.info("run finished; re-planning waiting sites", sites=waiting)
+            meta = obj.get("metadata") or {}
+            # edge acks come one per object and node: only worth a debug line each
+            say = log.debug if obj.get("kind") == "ObjectSync" else log.info
+            say(
+                "progress reported; re-planning waiting sites",
+                kind=obj.get("kind"),
+                name=meta.get("name"),
+                sites=len(waiting),
+            )
             self.queue.add_many(waiting)
 
     def _release(self, sites: list[str], *, node: str = "") -> None:
         if sites:
-            log.info("edge node back online", node=node, sites=sites)
+            log.info("edge node back online", node=node, sites=few(sites))
             self.queue.add_many(sites)
 
     # -- looking ---------------------------------------------------------------------

@@ -133,7 +133,10 @@ class LeaderElector:
     ``renew_deadline``, another holder seen, or ``stop``). ``on_started`` and
     ``on_stopped`` strictly alternate and must return promptly: they run on the
     renewal thread. ``is_leader`` turns False as soon as the renew deadline passes,
-    even while a request hangs, so the reconciler should check it before each write.
+    even while a request hangs or the process was frozen: it is a local monotonic
+    clock check, cheap enough for the kube sink to ask before every object it writes
+    (:mod:`gitops_edge.emit.kubesink`), so a leader resumed after a pause writes
+    nothing more.
 
     ``renew_deadline`` defaults to ``lease_duration - renew_period`` (client-go's
     15 s / 10 s / 2 s defaults have the same shape). ``release_on_cancel=False`` makes a
@@ -263,6 +266,10 @@ class LeaderElector:
         period, and leadership ends only when the renew deadline passes.
         """
         with self._lock:
+            # the deadline counts from *before* the request: the record says "renewed
+            # now" as of this moment, and a slow answer must not stretch our lease
+            # beyond what the other replicas compute from it
+            began = self._monotonic()
             try:
                 outcome: Outcome | None = self._attempt()
             except KubeError as exc:
@@ -270,7 +277,7 @@ class LeaderElector:
                 outcome = None
             if outcome == "held":
                 self._leading = True
-                self._renewed_at = self._monotonic()
+                self._renewed_at = began
                 return True
             if self._leading and (
                 outcome == "other" or self._monotonic() - self._renewed_at >= self.renew_deadline

@@ -37,6 +37,7 @@ from gitops_edge.daemon.triggers import (
     TriggerMetrics,
     webhook_handler,
 )
+from gitops_edge.emit.kubesink import OwnWrites
 from gitops_edge.live.client import KubeClient
 from gitops_edge.live.snapshot import LiveCache
 from gitops_edge.observe.metrics import Metrics
@@ -66,6 +67,13 @@ class Runner:
         self.source = open_source(opts)
         self.sink, exclusive = open_sink(opts, kube)
         self.queue = WorkQueue(backoff=opts.retry)
+        own_writes: OwnWrites | None = None
+        if isinstance(self.sink, KubeLive):
+            # every object write is fenced: the Lease deadline, then the newer commit
+            own_writes = OwnWrites()
+            self.sink.sink.may_write = self._may_write
+            self.sink.sink.newer = getattr(self.source, "supersedes", None)
+            self.sink.sink.own_writes = own_writes
         self.controller = Controller(
             source=self.source,
             sink=self.sink,
@@ -74,6 +82,8 @@ class Runner:
             exclusive_sink=exclusive,
             may_write=self._may_write,
             edge_settle=opts.edge_settle,
+            own_writes=own_writes,
+            request_poll=self._poll_soon,
         )
         self.http: DaemonHTTP | None = None
         self.elector: LeaderElector | None = None
@@ -122,8 +132,13 @@ class Runner:
         poller = self.poller
         if not self._active or poller is None:
             return False
-        poller.request()
+        poller.request(force=True)
         return True
+
+    def _poll_soon(self) -> None:
+        poller = self.poller
+        if self._active and poller is not None:
+            poller.request()
 
     @property
     def active(self) -> bool:
@@ -200,6 +215,9 @@ class Runner:
             if elector_thread is not None:
                 elector_thread.join(opts.lease_duration + 5)
             self.http.stop()
+            close = getattr(self.source, "close", None)
+            if close is not None:
+                close()
         log.info("daemon stopped")
         return 0
 

@@ -5,6 +5,9 @@ A daemon reconciles a few sites at a time, but an operator asks about the fleet:
 partial plan updates a per-site table, and the fleet-wide series
 (``gitops_edge_sites{state}``) are computed from the table rather than from the last
 plan, which may have held a single site. Removed sites are dropped, series included.
+
+A site is logged when something happened to it (written, failed differently, newly
+deferred), not on every resync that found it unchanged.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class SiteStates:
         with self._lock:
             for sp in plan.sites:
                 status = self._by_site.setdefault(sp.site, SiteStatus())
+                was_gate, was_error = status.gate, status.error
                 status.gate, status.reason, status.revision = sp.gate, sp.reason, plan.revision
                 status.state, status.wave = site_state(sp), sp.wave
                 if sp.gate != "deferred":
@@ -74,18 +78,19 @@ class SiteStates:
                 status.error = "; ".join(emitted.errors) if emitted else ""
                 if status.error:
                     self.metrics.emit_errors.inc()
-                    log.warning(
-                        "site failed", site=sp.site, revision=plan.revision, error=status.error
-                    )
+                    if status.error != was_error:  # a retry failing the same way is no news
+                        log.warning(
+                            "site failed", site=sp.site, revision=plan.revision, error=status.error
+                        )
                     continue
-                if sp.gate == "deferred":
+                if sp.gate == "deferred" and was_gate != "deferred":
                     log.info(
                         "site deferred", site=sp.site, revision=plan.revision, reason=sp.reason
                     )
                 if sp.gate not in SYNCED_GATES or plan.refused:
                     continue
                 status.last_sync = now
-                if emitted is not None:
+                if emitted is not None and (emitted.written or emitted.deleted):
                     log.info(
                         "site synced",
                         site=sp.site,

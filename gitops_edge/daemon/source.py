@@ -15,7 +15,14 @@ operator restarts it with ``follow`` or the branch comes back to a descendant.
 The remote is untrusted and unreliable: every git call goes through
 :func:`gitsafe.git_call` (no hooks, no fsmonitor, no ``ext::``, no prompts) with a
 timeout, a failure keeps the last good checkout, counts, and backs off (1 s doubling
-to 5 min) so a dead remote is not hammered; the next good poll recovers by itself.
+to 5 min) so a dead remote is not hammered; the next good poll recovers by itself,
+and a verified push webhook cuts the backoff short (:meth:`GitSource.reset_backoff`).
+
+Credentials never reach git's argv, environment or ``.git/config``: userinfo in the
+URL is taken out at once, and the credential is handed over in memory
+(:class:`gitops_edge.source.gitsafe.GitAuth`); git runs with an allow-listed
+environment (:func:`gitops_edge.source.gitsafe.run_git`). :meth:`GitSource.supersedes`
+answers "is this live object's commit newer than mine" for the kube sink's fence.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import contextlib
 import hashlib
 import re
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,11 +39,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal, Protocol, TypeVar
 
-import git
-
 from gitops_edge.daemon.affected import Change, parse_name_status, strip_prefix
 from gitops_edge.daemon.queue import Backoff
-from gitops_edge.source.gitsafe import check_url, git_call
+from gitops_edge.source.gitsafe import (
+    CredentialError,
+    GitAuth,
+    check_url,
+    run_git,
+    split_userinfo,
+)
 from gitops_edge.source.verify import verify_commit
 
 ForcePushPolicy = Literal["refuse", "follow"]
@@ -119,15 +131,31 @@ class GitSource:
         timeout: float = 120.0,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
+        auth_header_file: Path | None = None,
+        credentials_file: Path | None = None,
     ) -> None:
         problem = check_url(url)
         if problem:
-            raise SourceError(problem)
+            raise SourceError(redact(problem))
         if not branch or branch.startswith("-") or any(c in branch for c in " ~^:?*[\\"):
             raise SourceError(f"--branch {branch!r} is not a valid branch name")
-        self.url, self.branch, self.path = url, branch, check_subpath(path)
-        key = hashlib.sha256(f"{url}#{branch}".encode()).hexdigest()[:16]
+        split = split_userinfo(url)
+        self.had_userinfo = split.url != url
+        self.url, self.branch, self.path = split.url, branch, check_subpath(path)
+        self.auth = GitAuth(
+            split.url,
+            username=split.username,
+            password=split.password,
+            header_file=auth_header_file,
+            credentials_file=credentials_file,
+        )
+        key = hashlib.sha256(f"{split.url}#{branch}".encode()).hexdigest()[:16]
         self.workdir = cache_dir / "repos" / key
+        if self.had_userinfo:
+            # a cache made before credentials were taken out of URLs: its .git/config
+            # holds the token; it is cloned again under the clean URL's key
+            legacy = hashlib.sha256(f"{url}#{branch}".encode()).hexdigest()[:16]
+            shutil.rmtree(cache_dir / "repos" / legacy, ignore_errors=True)
         self.on_force_push: ForcePushPolicy = on_force_push
         self.verify_keyring = verify_keyring
         self.timeout = timeout
@@ -141,7 +169,11 @@ class GitSource:
         self.failures = 0
         self.last_error = ""
         self._retry_at = 0.0
-        self._repo: git.Repo | None = None
+        self.polls_ok = 0
+        """Successful polls so far (:meth:`supersedes` waits for one on an unknown commit)."""
+        self._ancestry: dict[tuple[str, str], bool] = {}
+        self._unknown: dict[str, int] = {}
+        self._repo: Path | None = None
         self._poll_lock = threading.Lock()
         self._tree_lock = threading.Lock()
 
@@ -204,7 +236,12 @@ class GitSource:
         self.failures = 0
         self.last_error = ""
         self._retry_at = 0.0
+        self.polls_ok += 1
         return result
+
+    def reset_backoff(self) -> None:
+        """A verified push webhook: the remote is answering again, poll now."""
+        self._retry_at = 0.0
 
     def remote_head(self) -> str:
         """The branch's commit on the remote: one ``ls-remote`` round trip."""
@@ -259,14 +296,17 @@ class GitSource:
             return
         if (self.workdir / ".git").is_dir():
             try:
-                self._repo = git.Repo(self.workdir)
+                self._repo = self.workdir
+                self._git("rev_parse", "--git-dir")
+                # the clone's remote URL never carries credentials (older caches did)
+                self._git("config", "remote.origin.url", self.url)
                 self.served = self._served_marker()
                 if self.served is not None:  # a crash may have left a half-done checkout
                     with self._tree_lock:
                         self._git("checkout", "-q", "--detach", "--force", self.served)
                         self._git("clean", "-ffdxq")
                 return
-            except (git.GitError, SourceError, ValueError, OSError):
+            except (SourceError, ValueError, OSError):
                 self._repo = None
                 shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir.parent.mkdir(parents=True, exist_ok=True)
@@ -286,7 +326,7 @@ class GitSource:
             repo=False,
         )
         tmp.rename(self.workdir)
-        self._repo = git.Repo(self.workdir)
+        self._repo = self.workdir
         self.served = None
 
     @property
@@ -312,11 +352,53 @@ class GitSource:
     def _is_ancestor(self, old: str, new: str) -> bool:
         try:
             self._git("merge_base", "--is-ancestor", old, new, raw=True)
-        except git.GitCommandError as exc:
+        except GitExit as exc:
             if exc.status == 1:
                 return False
-            raise SourceError(f"{self.describe()}: git merge-base: {_stderr(exc)}") from None
+            last = exc.stderr.strip().splitlines()[-1:] or [str(exc)]
+            raise SourceError(f"{self.describe()}: git merge-base: {redact(last[0])}") from None
         return True
+
+    def _cat_ok(self, sha: str) -> bool:
+        try:
+            self._git("cat_file", "-e", f"{sha}^{{commit}}", raw=True)
+        except GitExit:
+            return False
+        return True
+
+    def supersedes(self, live: str, own: str) -> bool:
+        """Whether a live object stamped with commit ``live`` is newer than ``own``'s content.
+
+        The rule (the newer commit wins, whoever writes last):
+
+        * ``own`` is an ancestor of ``live``: newer, leave it;
+        * ``live`` is an ancestor of ``own``, or the two diverged (a force-push the
+          daemon follows), or either is not a plain commit (``-dirty``, ``unversioned``):
+          not newer, overwrite;
+        * ``live`` is a commit this clone has not fetched: another replica saw a newer
+          head first, so it counts as newer until a poll has succeeded since it was first
+          seen; a commit still unknown after that is not on the branch (rewritten away)
+          and is overwritten.
+
+        Answers are cached per pair: a batch asks once per commit pair, not per object.
+        """
+        if live == own or not SHA.match(live) or not SHA.match(own):
+            return False
+        key = (live, own)
+        cached = self._ancestry.get(key)
+        if cached is not None:
+            return cached
+        if self._repo is None or not self._cat_ok(live):
+            first = self._unknown.setdefault(live, self.polls_ok)
+            return self.polls_ok <= first
+        try:
+            answer = self._is_ancestor(own, live)
+        except SourceError:
+            return False
+        if len(self._ancestry) > 1024:
+            self._ancestry.clear()
+        self._ancestry[key] = answer
+        return answer
 
     def _diff(self, old: str | None, new: str) -> tuple[Change, ...] | None:
         """Changed paths below ``--path`` since ``old``; None (everything) when unknown."""
@@ -333,25 +415,56 @@ class GitSource:
     def _git(
         self, command: str, *args: str, repo: bool = True, raw: bool = False, check: bool = True
     ) -> str:
+        """``git COMMAND ARGS`` (``ls_remote`` spells ``ls-remote``) in the clone, or outside it.
+
+        The child gets a scrubbed environment plus the credential include
+        (:class:`GitAuth`); the URL in its argv has no userinfo. ``raw``: a non-zero exit
+        raises :class:`GitExit` (the caller reads the status); ``check=False``: "" instead.
+        """
         self.git_calls += 1
+        verb = command.replace("_", "-")
         try:
-            return git_call(
-                self._repo if repo else None, command, *args, kill_after_timeout=self.timeout
+            env = self.auth.env()
+        except CredentialError as exc:
+            raise SourceError(str(exc)) from None
+        try:
+            done = run_git(
+                [verb, *args],
+                cwd=self.workdir if repo else None,
+                env=env,
+                timeout=self.timeout,
             )
-        except git.GitCommandError as exc:
+        except subprocess.TimeoutExpired:
+            raise SourceError(
+                f"{self.describe()}: git {verb}: no answer within {self.timeout:g}s"
+            ) from None
+        except OSError as exc:
+            raise SourceError(f"{self.describe()}: git {verb}: {redact(str(exc))}") from None
+        if done.returncode != 0:
             if raw:
-                raise
+                raise GitExit(done.returncode, done.stderr)
             if not check:
                 return ""
-            verb = command.replace("_", "-")
-            raise SourceError(f"{self.describe()}: git {verb}: {_stderr(exc)}") from None
-        except (git.GitError, OSError) as exc:
-            raise SourceError(f"{self.describe()}: git {command}: {redact(str(exc))}") from None
+            raise SourceError(f"{self.describe()}: git {verb}: {_stderr(done)}")
+        return done.stdout
+
+    def close(self) -> None:
+        """Drop the in-memory credential file."""
+        self.auth.close()
 
 
-def _stderr(exc: git.GitCommandError) -> str:
-    text = str(exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
-    return redact(text.splitlines()[-1] if text else f"exit status {exc.status}")
+class GitExit(Exception):
+    """A git command exited non-zero (its status and stderr)."""
+
+    def __init__(self, status: int, stderr: str) -> None:
+        super().__init__(f"exit status {status}")
+        self.status = status
+        self.stderr = stderr
+
+
+def _stderr(done: subprocess.CompletedProcess[str]) -> str:
+    text = (done.stderr or "").strip()
+    return redact(text.splitlines()[-1] if text else f"exit status {done.returncode}")
 
 
 class Source(Protocol):

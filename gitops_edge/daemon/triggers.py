@@ -83,9 +83,17 @@ class Poller:
         """Polls finished, outcome handed over (tests wait on this rather than sleeping)."""
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._forced = False
         self._thread: threading.Thread | None = None
 
-    def request(self) -> None:
+    def request(self, *, force: bool = False) -> None:
+        """Poll soon; ``force`` (a verified push webhook) also cuts a git backoff short.
+
+        A push says the remote answered a moment ago, so waiting out a backoff earned
+        while it was down would only delay the change it announces.
+        """
+        if force:
+            self._forced = True
         self._wake.set()
 
     def start(self) -> None:
@@ -111,7 +119,14 @@ class Poller:
             if self._stop.is_set():
                 return
             self._wake.clear()
-            self._once(self.source.poll)
+            forced, self._forced = self._forced, False
+            if forced:
+                reset = getattr(self.source, "reset_backoff", None)
+                if reset is not None:
+                    reset()
+                self._once(lambda: self.source.poll(force=True))
+            else:
+                self._once(self.source.poll)
 
     def _once(self, fn: Callable[[], Update | ForcePush | None]) -> None:
         self.polls += 1

@@ -11,6 +11,10 @@ class SiteResult:
     written: int = 0
     deleted: int = 0
     errors: list[str] = field(default_factory=list)
+    superseded: int = 0
+    """Objects left alone because the live copy comes from a newer commit than the plan's."""
+    unchanged: int = 0
+    """Updates skipped because this process already wrote that content (the cache lagged)."""
 
 
 @dataclass
@@ -34,6 +38,10 @@ class EmitResult:
     @property
     def deleted(self) -> int:
         return sum(s.deleted for s in self.sites.values())
+
+    @property
+    def superseded(self) -> int:
+        return sum(s.superseded for s in self.sites.values())
 
     def errors(self) -> list[str]:
         return [f"{s.site}: {e}" for s in self.sites.values() for e in s.errors]

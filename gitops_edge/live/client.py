@@ -7,12 +7,21 @@ model classes cost ~8x a ``json.loads`` on 10 000 Nodes). Transient failures (42
 retried with capped exponential backoff; permanent ones (401, 403, 404, 409, 422)
 surface at once as :class:`KubeError` with a message an operator can act on
 (:mod:`gitops_edge.live.errors`).
+
+An unreachable API server is one problem, not one per caller: a daemon runs ~20
+informers on one client, and if each retried on its own clock an outage would cost
+hundreds of requests a minute. So 5xx and network failures open one
+:class:`Circuit` for the whole client: while it is open no request is sent; when the
+backoff has passed, one request probes and the others wait for its answer; any answer
+from the server (even a 404) closes it. Throttling (429) stays per request: it is
+about that request, and its Retry-After says how long.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +38,7 @@ from gitops_edge.live.errors import (
     VERBS,
     Gone,
     KubeError,
+    Refused,
     StreamBroken,
     explain,
     network_cause,
@@ -43,6 +53,7 @@ __all__ = [
     "Gone",
     "KubeClient",
     "KubeError",
+    "Refused",
     "RetryPolicy",
     "StreamBroken",
     "explain",
@@ -65,6 +76,67 @@ class RetryPolicy:
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.cap)
         return float(min(self.cap, self.base * (2**attempt)) * (0.5 + random.random() / 2))  # noqa: S311 - jitter
+
+
+class Circuit:
+    """One backoff for every request of a client while the API server cannot be reached.
+
+    Closed (no recent failure): requests go straight through. After a failure it is
+    open for ``policy.delay(failures)``; then the first caller probes and every other
+    caller waits for the probe's outcome. A success closes it; a failure opens it again
+    for a longer delay (capped). Thread-safe; ``clock`` is injectable for tests.
+    """
+
+    def __init__(self, policy: RetryPolicy, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.policy = policy
+        self._clock = clock
+        self._cond = threading.Condition()
+        self.failures = 0
+        self._open_until = 0.0
+        self._probing = False
+        self.opened = 0
+        """Times the circuit opened (for metrics and tests)."""
+
+    @property
+    def open(self) -> bool:
+        return self.failures > 0
+
+    def enter(self) -> bool:
+        """Wait until a request may be sent; True when this caller is the probe."""
+        with self._cond:
+            while self.failures:
+                now = self._clock()
+                if now < self._open_until:
+                    self._cond.wait(min(self._open_until - now, 1.0))
+                    continue
+                if not self._probing:
+                    self._probing = True
+                    return True
+                self._cond.wait(1.0)
+            return False
+
+    def success(self) -> None:
+        with self._cond:
+            self.failures = 0
+            self._probing = False
+            self._cond.notify_all()
+
+    def failure(self, *, retry_after: float | None = None) -> None:
+        with self._cond:
+            if not self.failures:
+                self.opened += 1
+            self.failures += 1
+            delay = self.policy.delay(min(self.failures - 1, 16), retry_after)
+            self._open_until = max(self._open_until, self._clock() + delay)
+            self._probing = False
+            self._cond.notify_all()
+
+    def release(self, probe: bool) -> None:
+        """The probe ended without an answer either way (a bug, an interrupt): let another try."""
+        if probe:
+            with self._cond:
+                self._probing = False
+                self._cond.notify_all()
 
 
 def _body(resp: Any) -> bytes:
@@ -99,6 +171,7 @@ class KubeClient:
         self.timeout = timeout
         self.host = str(api_client.configuration.host)
         self.calls: dict[str, int] = {}
+        self.circuit = Circuit(self.retry)
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -130,41 +203,73 @@ class KubeClient:
             raise ApiException.from_response(http_resp=resp, body=None, data=None)
         return resp.response
 
-    def _call(self, verb: str, res: Resource, namespace: str | None, fn: Callable[[], Any]) -> Any:
-        """``fn()`` with retries on throttling, 5xx and network failures; else explained."""
+    def _call(
+        self,
+        verb: str,
+        res: Resource,
+        namespace: str | None,
+        fn: Callable[[], Any],
+        guard: Callable[[], bool] | None = None,
+    ) -> Any:
+        """``fn()`` with retries on throttling, 5xx and network failures; else explained.
+
+        ``guard`` is asked right before every attempt is sent (after any wait for the
+        circuit or a retry): a write that waited out an outage must not go out if its
+        writer lost the right to write meanwhile (:class:`Refused`).
+        """
         key = f"{verb} {res.describe()}"
         attempt = 0
         while True:
+            probe = self.circuit.enter()
+            if guard is not None and not guard():
+                self.circuit.release(probe)
+                raise Refused(
+                    f"{verb} {res.describe()} not sent: the writer may not write any more"
+                )
             self.calls[key] = self.calls.get(key, 0) + 1
             last = attempt + 1 >= self.retry.attempts
             try:
-                return fn()
+                answer = fn()
             except ApiException as exc:
                 status = int(exc.status or 0)
-                if (status in TRANSIENT or status == 0) and not last:
-                    wait = retry_after(exc) if status == 429 else None
-                    time.sleep(self.retry.delay(attempt, wait))
-                    attempt += 1
-                    continue
+                if status == 429:  # throttled: this request waits, the server is up
+                    self.circuit.success()
+                    if not last:
+                        time.sleep(self.retry.delay(attempt, retry_after(exc)))
+                        attempt += 1
+                        continue
+                elif status in TRANSIENT or status == 0:
+                    self.circuit.failure()  # the next attempt waits in enter()
+                    if not last:
+                        attempt += 1
+                        continue
+                else:
+                    self.circuit.success()  # a definite answer: the server is reachable
                 raise explain(
                     exc, verb=verb, res=res, namespace=namespace, host=self.host
                 ) from None
             except NETWORK_ERRORS as exc:
+                self.circuit.failure()
                 if not last:
-                    time.sleep(self.retry.delay(attempt))
                     attempt += 1
                     continue
                 raise explain(
                     exc, verb=verb, res=res, namespace=namespace, host=self.host
                 ) from None
+            except BaseException:
+                self.circuit.release(probe)
+                raise
+            self.circuit.success()
+            return answer
 
     def _json(
         self, verb: str, res: Resource, namespace: str | None, method: str, path: str, **kw: Any
     ) -> Any:
         """A retried request whose whole JSON body is the answer."""
         query = kw.pop("query", {})
+        guard = kw.pop("guard", None)
         send = partial(self._send, method, path, query, **kw)
-        return json.loads(_body(self._call(verb, res, namespace, send)))
+        return json.loads(_body(self._call(verb, res, namespace, send, guard)))
 
     # -- reads ---------------------------------------------------------------------
 
@@ -263,9 +368,18 @@ class KubeClient:
     # -- writes --------------------------------------------------------------------
 
     def apply(
-        self, obj: dict[str, Any], res: Resource, *, force: bool = False, dry_run: bool = False
+        self,
+        obj: dict[str, Any],
+        res: Resource,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+        guard: Callable[[], bool] | None = None,
     ) -> dict[str, Any]:
-        """Server-side apply ``obj`` with field manager ``gitops-edge``; 409 conflicts raise."""
+        """Server-side apply ``obj`` with field manager ``gitops-edge``; 409 conflicts raise.
+
+        ``guard``: asked before each attempt goes out (see :meth:`_call`).
+        """
         meta = obj["metadata"]
         namespace = meta.get("namespace")
         query = {
@@ -282,9 +396,17 @@ class KubeClient:
             query=query,
             body=obj,
             content_type="application/apply-patch+yaml",
+            guard=guard,
         )
 
-    def delete(self, res: Resource, name: str, *, namespace: str | None = None) -> bool:
+    def delete(
+        self,
+        res: Resource,
+        name: str,
+        *,
+        namespace: str | None = None,
+        guard: Callable[[], bool] | None = None,
+    ) -> bool:
         """Delete with background propagation; False when it was already gone."""
         try:
             self._json(
@@ -294,6 +416,7 @@ class KubeClient:
                 "DELETE",
                 res.path(namespace, name),
                 body={"propagationPolicy": "Background"},
+                guard=guard,
             )
         except KubeError as exc:
             if exc.status == 404:

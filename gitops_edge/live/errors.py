@@ -47,6 +47,10 @@ class StreamBroken(KubeError):
     """A watch stream ended mid-way (network cut, proxy restart); re-watch, no relist."""
 
 
+class Refused(KubeError):
+    """A write not sent because its guard said no (the writer lost its Lease meanwhile)."""
+
+
 def retry_after(exc: ApiException) -> float | None:
     """Seconds the server asked us to wait (``Retry-After``), if it said."""
     headers = exc.headers or {}

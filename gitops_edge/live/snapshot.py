@@ -120,7 +120,10 @@ class LiveCache:
         self.pods = Informer(
             kube, r.PODS, label_selector=EGGO_POD_SELECTOR, on_event=on_progress, **opts
         )
-        self.syncs = Informer(kube, r.OBJECTSYNCS, **opts) if with_syncs else None
+        # an edge acknowledging an object (an ObjectSync) may complete a wave, too
+        self.syncs = (
+            Informer(kube, r.OBJECTSYNCS, on_event=on_progress, **opts) if with_syncs else None
+        )
         self._stop = threading.Event()
 
     @property

@@ -67,6 +67,7 @@ SITE_STATES = (
 )
 """The plan gates, with ``ready`` split: ``unchanged`` is ready with nothing to write."""
 RESULTS = ("ok", "error")
+PROBLEM_KINDS = ("site", "repo")
 ACTIONS = ("create", "update", "delete")
 RECONCILE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 """A one-site reconcile takes well under a second; a full 10 000-site one, minutes."""
@@ -196,6 +197,17 @@ class Metrics:
         )
         self.wave_current.set(-1)
         self._wave_cells: set[tuple[str, str]] = set()
+        # -- reliability (fencing, problems, API outages) ------------------------------
+        self.problems = Gauge(
+            "gitops_edge_problems",
+            "Problems in the served commit: invalid sites (kind=site) and repo-level "
+            "problems that hold removals back (kind=repo).",
+            ["kind"],
+            registry=reg,
+        )
+        for kind in PROBLEM_KINDS:
+            self.problems.labels(kind=kind).set(0)
+        # ---------------------------------------------------------------------------------
         for result in RESULTS:
             self.reconcile_seconds.labels(result=result)
         for state in SITE_STATES:

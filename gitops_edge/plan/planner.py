@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gitops_edge.live.delivery import delivery_of
+from gitops_edge.live.inventory import EdgeNode
 from gitops_edge.live.progress import app_status
 from gitops_edge.live.state import LiveState
 from gitops_edge.plan import eggo_lifecycle as lifecycle
@@ -164,7 +166,23 @@ def _observed(site: Site, live: LiveState) -> SitePlan:
         s == "Synced" and h == "Healthy" for s, h in health
     )
     done = bool(objs) and eggo_ok and apps_ok and not apps_failed
+    done = done and _delivered(objs, live, _nodes)
     return SitePlan(site.id, spec.rollout.wave, gate, done=done, failed=eggo_failed or apps_failed)
+
+
+def _delivered(objs: list[dict[str, Any]], live: LiveState, nodes: list[EdgeNode]) -> bool:
+    """No object is known to be stale on an online edge node of the site.
+
+    Where the edge reports deliveries (a KubeEdge ObjectSync for the object and node),
+    the acknowledged version must be the live one; an object without a record counts
+    as delivered (nothing reports on it), an offline node is the edge gate's business.
+    """
+    if not live.syncs:
+        return True
+    online = [n.name for n in nodes if n.state == "online"]
+    return not any(
+        delivery_of(obj, node, live.syncs).state == "stale" for obj in objs for node in online
+    )
 
 
 def _is_history(obj: dict[str, Any]) -> bool:
@@ -379,6 +397,7 @@ def _plan_site(
     changes = _diff([*base, *eggo_objs], live_objs, keep=history)
     done, app_failed = _progress(live_objs, changes, step)
     gate, reason, _nodes = edge_gate(site, live)
+    done = done and _delivered(live_objs, live, _nodes)
     if spec.suspend:
         gate, reason = "suspended", "spec.suspend is true: validated and reported, nothing emitted"
     elif gate == "ready" and blocked:

@@ -413,6 +413,25 @@ def test_is_leader_ends_at_the_renew_deadline_while_the_api_is_down(
     assert kube_api.requests.count(method="PUT", status=500) == 0
 
 
+def test_the_renew_deadline_counts_from_before_a_slow_renewal(
+    kube_api: KubeAPIServer, clocked: Callable[..., LeaderElector]
+) -> None:
+    """A renewal answered late must not stretch the lease past what the record says."""
+    clock = FakeClock()
+    a = clocked("pod-a", clock, renew_deadline=6.0)
+    real = a._attempt
+
+    def slow() -> Any:
+        outcome = real()
+        clock.advance(4.0)  # the answer took 4 s to arrive
+        return outcome
+
+    a._attempt = slow  # type: ignore[method-assign]
+    assert a.try_acquire_or_renew()
+    clock.advance(2.0)  # 6 s since the request went out
+    assert not a.is_leader
+
+
 def test_settings_that_cannot_work_are_refused(kube_api: KubeAPIServer) -> None:
     kube = KubeClient(kube_api.api_client())
     with pytest.raises(ValueError, match="identity"):

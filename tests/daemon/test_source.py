@@ -11,6 +11,7 @@ from gitops_edge.daemon.affected import Change, affected_sites
 from gitops_edge.daemon.localtree import LocalSource
 from gitops_edge.daemon.queue import ALL, Backoff
 from gitops_edge.daemon.source import ForcePush, GitSource, SourceError, Update
+from gitops_edge.source.gitsafe import CredentialError, GitAuth, run_git, split_userinfo
 from tests.builders import git, git_init_commit, province, write_site
 from tests.daemon.gitremote import OpsRemote, edge_config_map
 
@@ -243,3 +244,70 @@ def test_plain_directory_is_unversioned(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="not a directory"):
         missing.prepare()
     assert ALL == "*"
+
+
+# -- credentials ------------------------------------------------------------------------
+
+
+def test_userinfo_is_taken_out_of_the_url_and_sent_as_a_header_from_memory(
+    tmp_path: Path,
+) -> None:
+    split = split_userinfo("https://deploy:t%40ken@git.example:8443/ops.git")
+    assert split.url == "https://git.example:8443/ops.git"
+    assert (split.username, split.password) == ("deploy", "t@ken")
+    assert split_userinfo("git@git.example:ops.git").url == "git@git.example:ops.git"
+    auth = GitAuth(split.url, username=split.username, password=split.password)
+    env = auth.env()
+    assert "t@ken" not in repr(env) and env["GIT_CONFIG_KEY_0"] == "include.path"
+    included = Path(env["GIT_CONFIG_VALUE_0"]).read_text()
+    assert '[http "https://git.example:8443/"]' in included
+    assert "Authorization: Basic ZGVwbG95OnRAa2Vu" in included  # base64("deploy:t@ken")
+    assert not str(env["GIT_CONFIG_VALUE_0"]).startswith(str(tmp_path))
+    auth.close()
+
+
+def test_credential_files_are_read_on_every_call_and_bad_ones_named(tmp_path: Path) -> None:
+    creds = tmp_path / "git-credentials"
+    creds.write_text("https://other:x@elsewhere.example\nhttps://bot:tok1@git.example\n")
+    auth = GitAuth("https://git.example/ops.git", credentials_file=creds)
+    assert auth.header() == "Authorization: Basic Ym90OnRvazE="
+    creds.write_text("https://bot:tok2@git.example\n")  # the Secret was rotated
+    assert auth.header() == "Authorization: Basic Ym90OnRvazI="
+    creds.write_text("bot:tok\n")
+    with pytest.raises(CredentialError, match="line 1: expected https://USER:TOKEN@HOST"):
+        auth.header()
+    header = tmp_path / "header"
+    header.write_text("Bearer abc\n")
+    assert GitAuth("https://git.example/x", header_file=header).header() == (
+        "Authorization: Bearer abc"
+    )
+    with pytest.raises(CredentialError, match="is empty"):
+        header.write_text("")
+        GitAuth("https://git.example/x", header_file=header).header()
+    # an optional Secret that is not mounted: no credentials, no error
+    assert GitAuth("https://git.example/x", header_file=tmp_path / "absent").env() == {}
+
+
+def test_git_children_get_an_allow_listed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITOPS_EDGE_WEBHOOK_SECRET", "whsec-x")
+    monkeypatch.setenv("KUBE_TOKEN", "tok")
+    monkeypatch.setenv("LC_ALL", "C")
+    done = run_git(["var", "GIT_EDITOR"], env={"GIT_EDITOR": "true"})
+    assert done.returncode == 0
+    env = run_git(["-c", "alias.env=!env", "env"]).stdout
+    assert "whsec-x" not in env and "KUBE_TOKEN" not in env
+    assert "LC_ALL=C" in env and "GIT_TERMINAL_PROMPT=0" in env
+
+
+def test_a_cache_made_with_a_token_in_its_url_is_dropped(tmp_path: Path) -> None:
+    import hashlib
+
+    remote = OpsRemote(tmp_path)
+    url = f"http://bot:glpat-old@127.0.0.1:9/{remote.bare.name}"
+    legacy = tmp_path / "cache" / "repos" / hashlib.sha256(f"{url}#main".encode()).hexdigest()[:16]
+    (legacy / ".git").mkdir(parents=True)
+    (legacy / ".git" / "config").write_text(f'[remote "origin"]\n\turl = {url}\n')
+    source = GitSource(url, cache_dir=tmp_path / "cache")
+    assert not legacy.exists()
+    assert source.url == f"http://127.0.0.1:9/{remote.bare.name}" and source.had_userinfo
+    assert "glpat-old" not in source.describe()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from gitops_edge.live import resources as r
-from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
+from gitops_edge.live.client import Circuit, KubeClient, KubeError, Refused, RetryPolicy
 from gitops_edge.live.connect import connect
 from gitops_edge.live.delivery import delivery_of
 from gitops_edge.live.snapshot import list_if_served, read_live
@@ -230,3 +230,32 @@ def test_get_apply_delete_round_trip(kube: KubeClient, kube_api: KubeAPIServer) 
     assert kube.delete(r.CONFIGMAPS, "eggo-deploy", namespace="edge-s0") is True
     assert kube.get(r.CONFIGMAPS, "eggo-deploy", namespace="edge-s0") is None
     assert kube.delete(r.CONFIGMAPS, "eggo-deploy", namespace="edge-s0") is False
+
+
+def test_the_circuit_lets_one_probe_through_and_closes_on_any_answer() -> None:
+    now = [0.0]
+    circuit = Circuit(RetryPolicy(base=1.0, cap=8.0), clock=lambda: now[0])
+    assert circuit.enter() is False  # closed: straight through
+    circuit.failure()
+    assert circuit.open and circuit.opened == 1
+    now[0] = 10.0
+    assert circuit.enter() is True  # the probe
+    circuit.failure()  # the probe failed: open again, longer
+    assert circuit.failures == 2
+    now[0] = 30.0
+    assert circuit.enter() is True
+    circuit.success()
+    assert not circuit.open and circuit.enter() is False
+
+
+def test_a_write_that_waited_out_an_outage_is_not_sent_once_its_guard_says_no(
+    kube: KubeClient, kube_api: KubeAPIServer
+) -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap",
+          "metadata": {"name": "fenced", "namespace": "default"}, "data": {"v": "1"}}  # fmt: skip
+    kube_api.faults.error("/configmaps/fenced", 503, times=1)
+    answers = iter([True, False])  # the Lease is lost while the retry waits
+    with pytest.raises(Refused, match="not sent"):
+        kube.apply(cm, r.CONFIGMAPS, guard=lambda: next(answers))
+    assert kube_api.requests.count(method="PATCH") == 1  # the failed attempt only
+    assert kube_api.store.get("v1", "ConfigMap", "fenced", "default") is None

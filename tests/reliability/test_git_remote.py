@@ -21,6 +21,7 @@ the daemon's doing. For every fault:
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from structlog.testing import capture_logs
 from gitops_edge.daemon.queue import ALL
 from gitops_edge.daemon.source import GitSource
 from tests.daemon.gitremote import OpsRemote, apps
-from tests.daemon.harness import InProcess, daemon_options, metric, mtimes, wait_for
+from tests.daemon.harness import InProcess, daemon_options, http, metric, mtimes, wait_for
 from tests.reliability.gitserver import GitHTTPServer
 
 pytestmark = [pytest.mark.e2e]
@@ -167,3 +168,45 @@ def test_a_failing_git_server_keeps_the_last_good_state_backs_off_and_recovers(
                 p.read_text() for p in (out / "beijing").iterdir()
             )
             assert source.failures == 0 and source.last_error == ""
+
+
+def test_a_push_webhook_during_a_backoff_fetches_at_once(tmp_path: Path) -> None:
+    """The remote was down long enough for a long backoff; a verified push cuts it short.
+
+    The push proves the remote answers again, so the commit it announces is fetched
+    now, not when a 30 s backoff (here: after failures that would wait 16 s and more)
+    is over.
+    """
+    remote = OpsRemote(tmp_path)
+    secret = b"whsec-backoff"
+    with GitHTTPServer(tmp_path) as server:
+        opts = daemon_options(server.url("ops.git"), tmp_path, poll_interval=0.2,
+                              webhook_secret=secret)  # fmt: skip
+        daemon = InProcess(opts)
+        source = daemon.runner.source
+        assert isinstance(source, GitSource)
+        source.timeout = GIT_TIMEOUT
+        with daemon as d:
+            d.wait_record(lambda r: r.batch == (ALL,) and not r.failed)
+            d.settle()
+            server.fail("unavailable")
+            watch_errors(d, source, 1, timeout=30)
+            source.failures = 6  # as after a long outage: the next attempt 32 s away
+            source._retry_at = time.monotonic() + source.backoff.delay(6)
+            assert source.backing_off
+            server.heal()
+            pushed = remote.write_site("beijing", applications=apps("after-the-outage"))
+            assert pushed
+            sha = remote.commit("pushed as the server came back")
+            n = len(d.records)
+            body = json.dumps({"ref": "refs/heads/main", "after": sha}).encode()
+            assert d.runner.http is not None
+            status, _ = http(
+                "POST", f"http://127.0.0.1:{d.runner.http.port}/webhook", body=body,
+                headers={"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": secret.decode()},
+            )  # fmt: skip
+            assert status == 202
+            sent = time.monotonic()
+            d.wait_record(lambda r: r.revision == sha, after=n, timeout=20)
+            assert time.monotonic() - sent < 10
+            assert not source.backing_off and source.failures == 0

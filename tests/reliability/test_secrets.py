@@ -8,8 +8,8 @@ a while (errors quoting the URL get logged), webhooks arrive with the right secr
 with wrong ones, and a commit adds hostile sites: an eggo ``password``, and a Secret
 holding an SSH private key in an edge bundle. Afterwards the token, its Basic-auth
 encoding, the webhook secret, the password and the key are nowhere in stderr, stdout
-or the emitted tree, while the logs do show the redacted URL (proof they were there
-to be masked, not simply never logged).
+or the emitted tree, while the logs do show the URL without its credentials (proof it
+was logged, not simply never mentioned).
 """
 
 from __future__ import annotations
@@ -174,8 +174,9 @@ def test_no_token_password_key_or_webhook_secret_in_logs_or_emitted_files(tmp_pa
     lines = [line for line in log.splitlines() if line.strip()]
     events = [json.loads(line) for line in lines]  # every line is one JSON object
     assert any(e.get("level") == "debug" for e in events)
-    # the URL was logged, masked; git errors and the hostile sites were reported
-    assert f"http://***@127.0.0.1:{server.url('ops.git').split(':')[-1].split('/')[0]}" in log
+    # the URL was logged with its credentials taken out; git errors and the hostile
+    # sites were reported
+    assert server.url("ops.git") in log
     assert any("cannot read the ops repo" in str(e.get("event")) for e in events)
     assert '"zz-keyed", "zz-leaky"' in log  # the hostile commit was read and planned
     for name, text in [("daemon log", log), ("--once stdout", once.stdout),
