@@ -12,6 +12,11 @@ eggo keeps each cluster's state in ``/etc/eggo/<cluster-id>`` (the saved deploy
 config that ``join``/``delete``/``cleanup`` read, the cluster CA, admin.conf; eggo
 ``pkg/api/tools.go`` ``EggoHomePath``). That directory lives on the edge node
 (hostPath) so it outlives every Job pod; losing it would orphan the cluster's CA.
+The hostPath is mounted at ``/etc/eggo``, not at ``/etc/eggo/<cluster-id>``: ``eggo
+deploy`` refuses a cluster whose home directory exists ("cluster: X exist",
+``cmd/deploy.go`` ``checkClusterExist``, openeuler-mirror/eggo cb51e25b), and a mount
+point always exists. On the node, a cluster's state is
+``/var/lib/gitops-edge/eggo/<cluster-id>`` (its ``admin.conf`` included).
 """
 
 from __future__ import annotations
@@ -287,9 +292,10 @@ def _volumes(
     conf: DeployConfig, config_map: str, ssh_secret: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     mounts: list[dict[str, Any]] = [
+        # the state first: the config and the key are mounted inside it
+        {"name": "state", "mountPath": EGGO_HOME},  # eggo creates <cluster-id>/ in it
         {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
         {"name": "ssh-key", "mountPath": SSH_DIR, "readOnly": True},
-        {"name": "state", "mountPath": f"{EGGO_HOME}/{conf.cluster_id}"},
         {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - eggo's TempDir, an emptyDir
         {"name": "scratch", "mountPath": "/root/.eggo"},
     ]
@@ -306,7 +312,7 @@ def _volumes(
         {
             "name": "state",
             "hostPath": {
-                "path": f"{STATE_HOST_DIR}/{conf.cluster_id}",
+                "path": STATE_HOST_DIR,
                 "type": "DirectoryOrCreate",
             },
         },

@@ -115,10 +115,11 @@ def test_job_mounts_key_config_state_and_packages(make_repo: RepoFactory) -> Non
     assert volumes["config"]["configMap"]["name"] == cm["metadata"]["name"]
     assert mounts["config"]["mountPath"] == "/etc/eggo/config" and mounts["config"]["readOnly"]
     assert volumes["state"]["hostPath"] == {
-        "path": "/var/lib/gitops-edge/eggo/k8s-openeuler",
+        "path": "/var/lib/gitops-edge/eggo",
         "type": "DirectoryOrCreate",
     }
-    assert mounts["state"]["mountPath"] == "/etc/eggo/k8s-openeuler"
+    # not the cluster's own directory: eggo deploy refuses one that exists (a mount point)
+    assert mounts["state"]["mountPath"] == "/etc/eggo"
     # only the arch this cluster's nodes have (all arm64) is read by eggo
     packages = [v["hostPath"] for k, v in volumes.items() if k.startswith("package-")]
     assert packages == [{"path": "/root/packages/packages-arm64.tar.gz", "type": "File"}]
