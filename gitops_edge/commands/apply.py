@@ -1,11 +1,10 @@
-"""``gitops-edge apply``: one reconcile — plan, then emit to a sink.
+"""gitops-edge apply: one reconcile - plan, then emit to a sink.
 
-``--emit dir:PATH`` (default ``dir:rendered``, no cluster needed), ``--emit kube``
-(server-side apply, field manager gitops-edge) or ``--emit git:REPO#BRANCH``.
+--emit dir:PATH (default dir:rendered, no cluster needed), --emit kube (server-side
+apply, field manager gitops-edge) or --emit git:REPO#BRANCH.
 Exit 0 when everything planned was emitted, 1 on any error, invalid site or refusal.
-With a directory sink the run is staged chunk by chunk (``--jobs`` worker processes for
-a large repo) and swapped in only once the whole plan passed its guards
-(:mod:`gitops_edge.reconcile`).
+With a directory sink the run is staged chunk by chunk (--jobs worker processes for
+a large repo) and swapped in only once the whole plan passed its guards.
 """
 
 from __future__ import annotations
@@ -14,7 +13,12 @@ import argparse
 import sys
 from typing import Any
 
-from gitops_edge.commands.common import add_repo_arg, print_reconcile, repo_root_or_exit
+from gitops_edge.commands.common import (
+    add_output_arg,
+    add_repo_arg,
+    print_reconcile,
+    repo_root_or_exit,
+)
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.live.client import KubeError
@@ -51,7 +55,7 @@ def add_parser(sub: Any) -> None:
         metavar="N",
         help="worker processes for a large run (default: one per CPU above 200 sites; 1: none)",
     )
-    p.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    add_output_arg(p, "json", "yaml")
     add_kube_args(p)
     p.set_defaults(func=run)
 

@@ -19,7 +19,13 @@ def add_repo_arg(p: argparse.ArgumentParser) -> None:
 
 
 def add_output_arg(p: argparse.ArgumentParser, *choices: str) -> None:
-    p.add_argument("--output", "-o", choices=("text", *choices), default="text")
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=("text", *choices),
+        default="text",
+        help="output format (default: text)",
+    )
 
 
 def repo_root_or_exit(path: Path) -> Path | None:
@@ -34,6 +40,16 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def print_data(data: Any, output: str) -> None:
+    """``-o json`` or ``-o yaml``: the same document, keys in the same order."""
+    if output == "yaml":
+        import yaml  # only here: text output does not pay for it
+
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    else:
+        print_json(data)
+
+
 def print_problems(problems: list[Problem] | tuple[Problem, ...]) -> None:
     for p in problems:
         print(p, file=sys.stderr)
@@ -41,7 +57,7 @@ def print_problems(problems: list[Problem] | tuple[Problem, ...]) -> None:
 
 def print_reconcile(plan: Plan, result: EmitResult, *, output: str) -> bool:
     """Report one reconcile (``apply``, ``run --once``); True when it fully succeeded."""
-    if output == "json":
+    if output in ("json", "yaml"):
         report = to_json(plan)
         report["emit"] = {
             "sink": result.sink,
@@ -50,7 +66,7 @@ def print_reconcile(plan: Plan, result: EmitResult, *, output: str) -> bool:
             "errors": result.errors(),
             "note": result.note,
         }
-        print_json(report)
+        print_data(report, output)
     else:
         sys.stdout.write(to_text(plan, diffs=False))
         for err in result.errors():

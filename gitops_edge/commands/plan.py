@@ -1,8 +1,11 @@
-"""``gitops-edge plan``: diff desired against live state and show it.
+"""gitops-edge plan: diff desired against live state and show it.
 
-Live state is the cluster (``--kubeconfig``/``--context``/``--in-cluster``, or in a pod)
-or, without a cluster, the last render in ``--out`` (default ``rendered``).
-``--detailed-exitcode``: 0 no changes, 2 changes, 1 error.
+Live state is the cluster (--kubeconfig/--context/--in-cluster, or in a pod) or,
+without a cluster, the last render in --against DIR (default: rendered).
+--detailed-exitcode: 0 no changes, 2 changes, 1 error.
+-o markdown is made for a merge request: destructive actions first, identical
+changes grouped, always under 60 000 characters (--full-plan names where the
+complete JSON or text plan is kept when it had to be cut).
 """
 
 from __future__ import annotations
@@ -12,11 +15,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gitops_edge.commands.common import add_repo_arg, print_json, repo_root_or_exit
+from gitops_edge.commands.common import (
+    add_output_arg,
+    add_repo_arg,
+    print_data,
+    repo_root_or_exit,
+)
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args, wants_cluster
 from gitops_edge.emit.dirsink import DirSink
 from gitops_edge.live.client import KubeError
 from gitops_edge.live.snapshot import LiveState, read_live
+from gitops_edge.plan.eggo_story import repo_eggo
 from gitops_edge.plan.planner import make_plan
 from gitops_edge.plan.report import to_json, to_markdown, to_text
 from gitops_edge.sinks import DEFAULT_DIR
@@ -31,12 +40,22 @@ def add_parser(sub: Any) -> None:
     add_repo_arg(p)
     add_kube_args(p)
     p.add_argument(
+        "--against",
         "--out",
+        dest="out",
         type=Path,
         default=DEFAULT_DIR,
-        help="without a cluster: the last render to diff against (default: rendered)",
+        metavar="DIR",
+        help="without a cluster: the last render to diff against (default: rendered; "
+        "--out is a deprecated alias)",
     )
-    p.add_argument("--output", "-o", choices=("text", "json", "markdown"), default="text")
+    add_output_arg(p, "json", "yaml", "markdown")
+    p.add_argument(
+        "--full-plan",
+        default="",
+        metavar="WHERE",
+        help="markdown: where the full plan is kept (an artifact name or URL), named when the comment is cut",
+    )
     p.add_argument(
         "--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error"
     )
@@ -68,10 +87,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"gitops-edge: {exc}", file=sys.stderr)
         return 1
     plan = make_plan(repo, live, revision=describe_revision(root), sites=args.site)
-    if args.output == "json":
-        print_json(to_json(plan))
+    if args.output in ("json", "yaml"):
+        print_data(to_json(plan), args.output)
     elif args.output == "markdown":
-        sys.stdout.write(to_markdown(plan))
+        sys.stdout.write(to_markdown(plan, full_report=args.full_plan, **repo_eggo(repo)))
     else:
         sys.stdout.write(to_text(plan, diffs=not args.no_diff))
     invalid = any(s.gate == "invalid" for s in plan.sites) or bool(plan.problems)

@@ -1,8 +1,8 @@
-"""``gitops-edge render``: write each valid site's manifests under ``DIR/<site id>/``.
+"""gitops-edge render: write each valid site's manifests under DIR/<site id>/.
 
 Exit 0 when every site rendered, 1 when any site (or the repo) has problems (the
 valid sites are still written), 2 on a usage or I/O error. Invalid sites are
-reported like ``validate`` reports them and their earlier output is left as it was:
+reported like validate reports them and their earlier output is left as it was:
 nothing is removed because a file failed to parse.
 """
 
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gitops_edge.commands.common import add_output_arg, add_repo_arg, print_json, repo_root_or_exit
+from gitops_edge.commands.common import add_output_arg, add_repo_arg, print_data, repo_root_or_exit
 from gitops_edge.render.output import dump_site, write_site
 from gitops_edge.render.site import RenderResult, render_repo
 from gitops_edge.source.revision import describe_revision
@@ -28,14 +28,14 @@ def add_parser(sub: Any) -> None:
     )
     add_repo_arg(p)
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
-    add_output_arg(p, "json")
+    add_output_arg(p, "json", "yaml")
     p.set_defaults(func=run)
 
 
 def report(
     repo: RepoSpec, result: RenderResult, out: Path, written: dict[str, list[str]]
 ) -> dict[str, Any]:
-    """The machine-readable report (the ``--output json`` contract)."""
+    """The machine-readable report (the ``-o json`` contract)."""
     return {
         "revision": result.revision,
         "out": str(out),
@@ -68,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"gitops-edge: cannot write {exc.filename or out}: {exc.strerror}", file=sys.stderr)
         return 2
-    if args.output == "json":
-        print_json(report(repo, result, out, written))
+    if args.output in ("json", "yaml"):
+        print_data(report(repo, result, out, written), args.output)
         return 0 if result.ok else 1
     for p in result.repo_problems:
         print(p)
