@@ -26,7 +26,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -77,20 +77,23 @@ def reconcile(
     chunk: int = CHUNK,
     jobs: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    progress: Callable[[int], Callable[[int], None]] | None = None,
 ) -> tuple[Summary, EmitResult]:
     """Plan ``repo_root`` (or only ``sites``) against ``sink`` and emit; see the module doc.
 
     ``jobs`` None means one worker per CPU for a large run; 1 means in this process.
+    ``progress(total)``, when given, returns a callback told how many more sites are done.
     """
     index = index_repo(repo_root, limits=limits)
     wanted = None if sites is None else set(sites)
     dirs = [d for d in index.dirs if wanted is None or d.id in wanted]
+    tick = None if progress is None else progress(len(dirs))
     if not isinstance(sink, DirSink):
-        repo = load_sites(index, dirs, limits=limits)
+        repo = load_sites(index, dirs, limits=limits, progress=tick and (lambda: tick(1)))
         plan = make_plan(repo, sink.read_live(), revision=revision, sites=wanted)
         result = sink.emit(plan)
         return Summary(plan, len(plan.sites)), result
-    return _staged(index, dirs, sink, wanted, revision, chunk, jobs, limits)
+    return _staged(index, dirs, sink, wanted, revision, chunk, jobs, limits, tick)
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ def _staged(
     chunk: int,
     jobs: int | None,
     limits: Limits,
+    tick: Callable[[int], None] | None = None,
 ) -> tuple[Summary, EmitResult]:
     sink.recover()
     live = sink.snapshot()
@@ -134,6 +138,8 @@ def _staged(
         planned.extend(done.sites)
         staged.extend(done.staged)
         result.sites.update(done.result.sites)
+        if tick is not None:
+            tick(len(done.sites))
     # Sites whose directory is gone: planned like make_plan does, against the same repo
     # problems (a broken repo removes nothing).
     gone = set(live.objects) - index.ids

@@ -22,6 +22,7 @@ from gitops_edge.commands.common import (
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.live.client import KubeError
+from gitops_edge.progress import Progress, add_quiet_arg
 from gitops_edge.reconcile import reconcile
 from gitops_edge.sinks import DEFAULT_DIR, KubeLive, SinkSpecError, is_kube, open_file_sink
 from gitops_edge.source.revision import describe_revision
@@ -56,6 +57,7 @@ def add_parser(sub: Any) -> None:
         help="worker processes for a large run (default: one per CPU above 200 sites; 1: none)",
     )
     add_output_arg(p, "json", "yaml")
+    add_quiet_arg(p)
     add_kube_args(p)
     p.set_defaults(func=run)
 
@@ -70,9 +72,15 @@ def run(args: argparse.Namespace) -> int:
             if is_kube(args.emit)
             else open_file_sink(args.emit)
         )
-        summary, result = reconcile(
-            root, sink, revision=describe_revision(root), sites=args.site, jobs=args.jobs
-        )
+        with Progress("apply", quiet=args.quiet) as progress:
+            summary, result = reconcile(
+                root,
+                sink,
+                revision=describe_revision(root),
+                sites=args.site,
+                jobs=args.jobs,
+                progress=progress.step("reconciling"),
+            )
     except (KubeError, GitSinkError, SinkSpecError) as exc:
         print(f"gitops-edge: {exc}", file=sys.stderr)
         return 1

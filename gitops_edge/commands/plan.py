@@ -28,6 +28,8 @@ from gitops_edge.live.snapshot import LiveState, read_live
 from gitops_edge.plan.eggo_story import repo_eggo
 from gitops_edge.plan.planner import make_plan
 from gitops_edge.plan.report import to_json, to_markdown, to_text
+from gitops_edge.progress import Progress, add_quiet_arg
+from gitops_edge.render.site import render_repo
 from gitops_edge.sinks import DEFAULT_DIR
 from gitops_edge.source.revision import describe_revision
 from gitops_edge.specs.repo import load_repo
@@ -67,6 +69,7 @@ def add_parser(sub: Any) -> None:
         help="plan only this site (repeatable)",
     )
     p.add_argument("--no-diff", action="store_true", help="text output without per-object diffs")
+    add_quiet_arg(p)
     p.set_defaults(func=run)
 
 
@@ -80,13 +83,23 @@ def run(args: argparse.Namespace) -> int:
     root = repo_root_or_exit(args.repo)
     if root is None:
         return 2
-    repo = load_repo(root)
-    try:
-        live = live_for(args)
-    except KubeError as exc:
-        print(f"gitops-edge: {exc}", file=sys.stderr)
-        return 1
-    plan = make_plan(repo, live, revision=describe_revision(root), sites=args.site)
+    with Progress("plan", quiet=args.quiet) as progress:
+        repo = load_repo(root, progress=progress.sites("loading"))
+        try:
+            live = live_for(args)
+        except KubeError as exc:
+            progress.close()
+            print(f"gitops-edge: {exc}", file=sys.stderr)
+            return 1
+        revision = describe_revision(root)
+        wanted = None if args.site is None else set(args.site)
+        rendered = render_repo(
+            repo,
+            revision=revision,
+            sites=wanted,
+            progress=progress.counter("rendering", len(wanted or repo.sites)),
+        )
+    plan = make_plan(repo, live, revision=revision, sites=args.site, rendered=rendered)
     if args.output in ("json", "yaml"):
         print_data(to_json(plan), args.output)
     elif args.output == "markdown":

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_edge.commands.common import add_output_arg, add_repo_arg, print_data, repo_root_or_exit
+from gitops_edge.progress import Progress, add_quiet_arg
 from gitops_edge.render.output import dump_site, write_site
 from gitops_edge.render.site import RenderResult, render_repo
 from gitops_edge.source.revision import describe_revision
@@ -29,6 +30,7 @@ def add_parser(sub: Any) -> None:
     add_repo_arg(p)
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
     add_output_arg(p, "json", "yaml")
+    add_quiet_arg(p)
     p.set_defaults(func=run)
 
 
@@ -59,15 +61,25 @@ def run(args: argparse.Namespace) -> int:
     if root is None:
         return 2
     out: Path = args.out
-    repo = load_repo(root)
-    result = render_repo(repo, revision=describe_revision(root, ignore=[out]))
-    written: dict[str, list[str]] = {}
-    try:
-        for site_id, objects in result.objects.items():
-            written[site_id] = write_site(out / site_id, dump_site(objects))
-    except OSError as exc:
-        print(f"gitops-edge: cannot write {exc.filename or out}: {exc.strerror}", file=sys.stderr)
-        return 2
+    with Progress("render", quiet=args.quiet) as progress:
+        repo = load_repo(root, progress=progress.sites("loading"))
+        result = render_repo(
+            repo,
+            revision=describe_revision(root, ignore=[out]),
+            progress=progress.counter("rendering", len(repo.sites)),
+        )
+        written: dict[str, list[str]] = {}
+        tick = progress.counter("writing", len(result.objects))
+        try:
+            for site_id, objects in result.objects.items():
+                written[site_id] = write_site(out / site_id, dump_site(objects))
+                tick()
+        except OSError as exc:
+            progress.close()
+            print(
+                f"gitops-edge: cannot write {exc.filename or out}: {exc.strerror}", file=sys.stderr
+            )
+            return 2
     if args.output in ("json", "yaml"):
         print_data(report(repo, result, out, written), args.output)
         return 0 if result.ok else 1
