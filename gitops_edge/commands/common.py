@@ -13,9 +13,16 @@ from gitops_edge.plan.model import Plan
 from gitops_edge.plan.report import to_json, to_text
 from gitops_edge.problems import Problem
 
+DIRECTORY_COMPLETION = {"bash": "_shtab_compgen_dirs", "zsh": "_files -/", "tcsh": "d"}
+"""shtab's ``DIRECTORY``: the shell completes directory names for the argument."""
+
 
 def add_repo_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("repo", nargs="?", default=".", type=Path, help="ops repo path (default: .)")
+    """REPO, positional and optional: every command names the ops repo the same way."""
+    action = p.add_argument(
+        "repo", nargs="?", default=".", type=Path, metavar="REPO", help="ops repo path (default: .)"
+    )
+    action.complete = DIRECTORY_COMPLETION  # type: ignore[attr-defined]
 
 
 def add_output_arg(p: argparse.ArgumentParser, *choices: str) -> None:
