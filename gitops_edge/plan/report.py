@@ -134,6 +134,8 @@ _NOISE_ANNOTATIONS = (SOURCE_REVISION, SPEC_HASH, PREVIOUS_RUN)
 """Change on every run (the commit, the content hash, the run chain): not review material."""
 _GATE_ORDER = ("invalid", "blocked", "failed", "removed", "ready", "waiting", "deferred")
 _QUIET_GATES = ("suspended",)
+_TABLE_SITES = 10
+"""Up to this many changed sites the comment starts with one table row per site."""
 
 
 def _count(n: int) -> str:
@@ -384,6 +386,19 @@ def to_markdown(
             budget.add([line])
         budget.add([""])
 
+    if len(changed) <= _TABLE_SITES:
+        table = [
+            "| Site | Wave | Gate | Create | Update | Delete | eggo |",
+            "|---|---:|---|---:|---:|---:|---|",
+        ]
+        for s in changed:
+            c = s.counts()
+            op = s.eggo.operation if s.eggo and s.eggo.operation != "none" else ""
+            table.append(
+                f"| `{s.site}` | {s.wave} | {s.gate} | {c['create']} | {c['update']} "
+                f"| {c['delete']} | {op} |"
+            )
+        budget.add([*table, ""])
     listed = ("ready", "removed", "waiting", "deferred", *_QUIET_GATES)
     extra_gates = sorted({s.gate for s in changed} - {"invalid", "blocked", *listed})
     for gate in ("invalid", "blocked", *extra_gates):

@@ -103,7 +103,7 @@ def test_a_rebuild_is_destructive_and_a_blocked_change_shows_old_and_new(tmp_pat
     hn["spec"]["eggo"]["service"] = {"cidr": "10.44.0.0/16", "dnsaddr": "10.44.0.10"}
     write_site(root, "hn", hn)
     md = _markdown(root, out)
-    destructive = md[md.index(":warning: Destructive") : md.index("#### :no_entry_sign: Blocked")]
+    destructive = md[md.index(":warning: Destructive") : md.index("| Site | Wave |")]
     assert "`gd`: **eggo cleanup** (rebuild): destroy cluster gd-paas" in destructive
     assert "then deploy it anew" in destructive
     assert "hn" not in destructive  # blocked: nothing is destroyed in this run
