@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from gitops_edge.plan.diff import clean_for_display, unified
+from gitops_edge.plan.diff import clean_for_display
 from gitops_edge.plan.eggo_lifecycle import PREVIOUS_RUN
 from gitops_edge.plan.eggo_story import Story, story
 from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
@@ -74,9 +74,7 @@ def to_text(plan: Plan, *, diffs: bool = True) -> str:
             why = f" ({change.reason})" if change.reason else ""
             lines.append(f"  {SYMBOL[change.action]} {change.describe()}{why}")
             if diffs and change.action == "update":
-                lines.extend(
-                    "    " + d for d in unified(change.desired, change.live, change.describe())
-                )
+                lines.extend("    " + d for d in review_diff(change, width=None))
     counts = ", ".join(f"{n} {k}" for k, n in _summary(plan).items())
     lines.append(
         f"{len(plan.sites)} site(s): {counts}; {sum(len(s.pending()) for s in plan.emitting())} object change(s) to emit"
@@ -174,8 +172,11 @@ def _dump(obj: dict[str, Any] | None) -> list[str]:
     return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False).splitlines()
 
 
-def review_diff(change: ObjectChange) -> list[str]:
-    """The change as a reviewer needs it: declared fields only, no annotation churn."""
+def review_diff(change: ObjectChange, *, width: int | None = _LINE) -> list[str]:
+    """The change as a reviewer needs it: declared fields only, no annotation churn.
+
+    ``width``: longer lines are cut (a comment); None keeps them whole (the terminal).
+    """
     desired = _quiet(change.desired)
     live = _quiet(change.live)
     if live is not None and desired is not None:
@@ -188,7 +189,9 @@ def review_diff(change: ObjectChange) -> list[str]:
     )
     if change.action == "update" and not lines:
         return ["(only gitops-edge's revision and hash annotations differ)"]
-    return [line if len(line) <= _LINE else line[:_LINE] + " …" for line in lines]
+    if width is None:
+        return lines
+    return [line if len(line) <= width else line[:width] + " …" for line in lines]
 
 
 def _trim(desired: Any, live: Any) -> Any:
