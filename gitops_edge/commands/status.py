@@ -91,12 +91,6 @@ def _split(values: Iterable[str] | None) -> list[str]:
     return [v.strip() for text in values or () for v in text.split(",") if v.strip()]
 
 
-def _state(text: str) -> str:
-    if text not in STATES:
-        raise argparse.ArgumentTypeError(f"{text!r}: not a state (one of {', '.join(STATES)})")
-    return text
-
-
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -145,17 +139,20 @@ def add_parser(sub: Any) -> None:
 
 
 def _filter(args: argparse.Namespace) -> Filter:
-    try:
-        states = frozenset(_state(s) for s in _split(args.state))
-        waves = frozenset(int(w) for w in _split(args.wave))
-    except ValueError as exc:
-        raise SelectorError(
-            f"--wave: {exc}".replace("invalid literal for int() with base 10", "not a number")
-        ) from None
-    except argparse.ArgumentTypeError as exc:
-        raise SelectorError(f"--state {exc}") from None
+    """The filters named on the command line; SelectorError (a usage error) when one is bad."""
+    bad_state = [v for v in _split(args.state) if v not in STATES]
+    if bad_state:
+        raise SelectorError(f"--state {bad_state[0]!r}: not a state (one of {', '.join(STATES)})")
+    bad_wave = [v for v in _split(args.wave) if not v.lstrip("-").isdigit()]
+    if bad_wave:
+        raise SelectorError(f"--wave {bad_wave[0]!r}: not a wave number")
     selector = parse_selector(args.selector) if args.selector else ()
-    return Filter(frozenset(_split(args.site)), states, waves, selector)
+    return Filter(
+        frozenset(_split(args.site)),
+        frozenset(_split(args.state)),
+        frozenset(int(w) for w in _split(args.wave)),
+        selector,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
