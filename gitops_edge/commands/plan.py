@@ -4,7 +4,7 @@ Live state is the cluster (--kubeconfig/--context/--in-cluster, or in a pod) or,
 without a cluster, the last render in --against DIR (default: rendered).
 --detailed-exitcode: 0 no changes, 2 changes, 1 error.
 -o markdown is made for a merge request: destructive actions first, identical
-changes grouped, always under 60 000 characters (--full-plan names where the
+changes grouped, always under 60000 characters (--full-plan names where the
 complete JSON or text plan is kept when it had to be cut).
 """
 
