@@ -443,7 +443,7 @@ def to_markdown(
         budget.add(_group_md(group, diff=True), _group_md(group, diff=False))
 
     if budget.left_out:
-        where = full_report or "`gitops-edge plan -o json` (or `-o text`)"
+        where = full_report[:300] or "`gitops-edge plan -o json` (or `-o text`)"
         budget.limit += 700
         budget.parts.append(
             f"\n_This comment is cut to stay under {_count(limit)} characters: "
