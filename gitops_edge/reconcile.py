@@ -28,7 +28,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -80,20 +80,24 @@ def reconcile(
     chunk: int = CHUNK,
     jobs: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    progress: Callable[[int], Callable[[int], None]] | None = None,
 ) -> tuple[Summary, EmitResult]:
     """Plan ``repo_root`` (or only ``sites``) against ``sink`` and emit; see the module doc.
 
     ``jobs`` None means one worker per CPU for a large run; 1 means in this process.
+    ``progress(total)``, when given, returns a callback told how many more sites are done.
     """
     index = index_repo(repo_root, limits=limits)
     wanted = None if sites is None else set(sites)
+    dirs = list(index.dirs)
+    tick = None if progress is None else progress(len(dirs))
     if not isinstance(sink, DirSink) or wanted is not None:
         # the whole repo is loaded even for named sites: the fleet is checked as a whole
-        repo = load_sites(index, limits=limits)
+        repo = load_sites(index, limits=limits, progress=tick and (lambda: tick(1)))
         plan = make_plan(repo, sink.read_live(), revision=revision, sites=wanted)
         result = sink.emit(plan)
         return Summary(plan, len(plan.sites)), result
-    return _staged(index, list(index.dirs), sink, revision, chunk, jobs, limits)
+    return _staged(index, dirs, sink, revision, chunk, jobs, limits, tick)
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ def _staged(
     chunk: int,
     jobs: int | None,
     limits: Limits,
+    tick: Callable[[int], None] | None = None,
 ) -> tuple[Summary, EmitResult]:
     sink.recover()
     live = sink.snapshot()
@@ -140,6 +145,8 @@ def _staged(
         staged.extend(done.staged)
         identities.extend(done.identities)
         result.sites.update(done.result.sites)
+        if tick is not None:
+            tick(len(done.sites))
     # The fleet as a whole, now that every chunk is in: sites that share a cluster id, a
     # host or an edge node are invalid, and what they staged is dropped.
     found = clashes(identities)

@@ -1,12 +1,11 @@
-"""``gitops-edge apply``: one reconcile — plan, then emit to a sink.
+"""gitops-edge apply: one reconcile - plan, then emit to a sink.
 
-``--emit dir:PATH`` (default ``dir:rendered``, no cluster needed), ``--emit kube``
-(server-side apply, field manager gitops-edge) or ``--emit git:REPO#BRANCH``.
+--emit dir:PATH (default dir:rendered, no cluster needed), --emit kube (server-side
+apply, field manager gitops-edge) or --emit git:REPO#BRANCH.
 Exit 0 when everything planned was emitted, 1 on any error, invalid site or refusal,
-2 on a usage error (a ``--site`` that names no site, a REPO without ``provinces/``).
-With a directory sink the run is staged chunk by chunk (``--jobs`` worker processes for
-a large repo) and swapped in only once the whole plan passed its guards
-(:mod:`gitops_edge.reconcile`).
+2 on a usage error (a --site that names no site, a REPO without provinces/).
+With a directory sink the run is staged chunk by chunk (--jobs worker processes for
+a large repo) and swapped in only once the whole plan passed its guards.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import sys
 from typing import Any
 
 from gitops_edge.commands.common import (
+    add_output_arg,
     add_repo_arg,
     print_reconcile,
     repo_root_or_exit,
@@ -24,6 +24,7 @@ from gitops_edge.commands.common import (
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.live.client import KubeError
+from gitops_edge.progress import Progress, add_quiet_arg
 from gitops_edge.reconcile import reconcile
 from gitops_edge.sinks import DEFAULT_DIR, KubeLive, SinkSpecError, is_kube, open_file_sink
 from gitops_edge.source.revision import describe_revision
@@ -58,7 +59,8 @@ def add_parser(sub: Any) -> None:
         metavar="N",
         help="worker processes for a large run (default: one per CPU above 200 sites; 1: none)",
     )
-    p.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    add_output_arg(p, "json", "yaml")
+    add_quiet_arg(p)
     add_kube_args(p)
     p.set_defaults(func=run)
 
@@ -79,9 +81,15 @@ def run(args: argparse.Namespace) -> int:
             # a removed site is still a site while its objects are live
             if extra and unknown_sites(extra, sink.read_live().objects):
                 return 2
-        summary, result = reconcile(
-            root, sink, revision=describe_revision(root), sites=args.site, jobs=args.jobs
-        )
+        with Progress("apply", quiet=args.quiet) as progress:
+            summary, result = reconcile(
+                root,
+                sink,
+                revision=describe_revision(root),
+                sites=args.site,
+                jobs=args.jobs,
+                progress=progress.step("reconciling"),
+            )
     except (KubeError, GitSinkError, SinkSpecError) as exc:
         print(f"gitops-edge: {exc}", file=sys.stderr)
         return 1

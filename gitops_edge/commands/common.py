@@ -16,13 +16,26 @@ from gitops_edge.plan.report import to_json, to_text
 from gitops_edge.problems import Problem
 from gitops_edge.specs.sites import PROVINCES
 
+DIRECTORY_COMPLETION = {"bash": "_shtab_compgen_dirs", "zsh": "_files -/", "tcsh": "d"}
+"""shtab's ``DIRECTORY``: the shell completes directory names for the argument."""
+
 
 def add_repo_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("repo", nargs="?", default=".", type=Path, help="ops repo path (default: .)")
+    """REPO, positional and optional: every command names the ops repo the same way."""
+    action = p.add_argument(
+        "repo", nargs="?", default=".", type=Path, metavar="REPO", help="ops repo path (default: .)"
+    )
+    action.complete = DIRECTORY_COMPLETION  # type: ignore[attr-defined]
 
 
 def add_output_arg(p: argparse.ArgumentParser, *choices: str) -> None:
-    p.add_argument("--output", "-o", choices=("text", *choices), default="text")
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=("text", *choices),
+        default="text",
+        help="output format (default: text)",
+    )
 
 
 def repo_root_or_exit(path: Path) -> Path | None:
@@ -68,6 +81,16 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def print_data(data: Any, output: str) -> None:
+    """``-o json`` or ``-o yaml``: the same document, keys in the same order."""
+    if output == "yaml":
+        import yaml  # only here: text output does not pay for it
+
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    else:
+        print_json(data)
+
+
 def print_problems(problems: list[Problem] | tuple[Problem, ...]) -> None:
     for p in problems:
         print(p, file=sys.stderr)
@@ -75,7 +98,7 @@ def print_problems(problems: list[Problem] | tuple[Problem, ...]) -> None:
 
 def print_reconcile(plan: Plan, result: EmitResult, *, output: str) -> bool:
     """Report one reconcile (``apply``, ``run --once``); True when it fully succeeded."""
-    if output == "json":
+    if output in ("json", "yaml"):
         report = to_json(plan)
         report["emit"] = {
             "sink": result.sink,
@@ -84,7 +107,7 @@ def print_reconcile(plan: Plan, result: EmitResult, *, output: str) -> bool:
             "errors": result.errors(),
             "note": result.note,
         }
-        print_json(report)
+        print_data(report, output)
     else:
         sys.stdout.write(to_text(plan, diffs=False))
         for err in result.errors():

@@ -1,9 +1,12 @@
-"""``gitops-edge plan``: diff desired against live state and show it.
+"""gitops-edge plan: diff desired against live state and show it.
 
-Live state is the cluster (``--kubeconfig``/``--context``/``--in-cluster``, or in a pod)
-or, without a cluster, the last render in ``--out`` (default ``rendered``).
-``--detailed-exitcode``: 0 only when nothing would change and no site is blocked, invalid
+Live state is the cluster (--kubeconfig/--context/--in-cluster, or in a pod) or,
+without a cluster, the last render in --against DIR (default: rendered).
+--detailed-exitcode: 0 only when nothing would change and no site is blocked, invalid
 or failed; 2 changes that can go out; 1 errors, refusals, blocked, invalid or failed sites.
+-o markdown is made for a merge request: destructive actions first, identical
+changes grouped, always under 60000 characters (--full-plan names where the
+complete JSON or text plan is kept when it had to be cut).
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from gitops_edge.commands.common import (
+    add_output_arg,
     add_repo_arg,
-    print_json,
+    print_data,
     repo_root_or_exit,
     unknown_sites,
 )
@@ -23,9 +27,12 @@ from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args, wants_c
 from gitops_edge.emit.dirsink import DirSink
 from gitops_edge.live.client import KubeError
 from gitops_edge.live.snapshot import LiveState, read_live
+from gitops_edge.plan.eggo_story import repo_eggo
 from gitops_edge.plan.model import Plan
 from gitops_edge.plan.planner import make_plan
 from gitops_edge.plan.report import to_json, to_markdown, to_text
+from gitops_edge.progress import Progress, add_quiet_arg
+from gitops_edge.render.site import render_repo
 from gitops_edge.sinks import DEFAULT_DIR
 from gitops_edge.source.revision import describe_revision
 from gitops_edge.specs.repo import load_repo
@@ -38,12 +45,22 @@ def add_parser(sub: Any) -> None:
     add_repo_arg(p)
     add_kube_args(p)
     p.add_argument(
+        "--against",
         "--out",
+        dest="out",
         type=Path,
         default=DEFAULT_DIR,
-        help="without a cluster: the last render to diff against (default: rendered)",
+        metavar="DIR",
+        help="without a cluster: the last render to diff against (default: rendered; "
+        "--out is a deprecated alias)",
     )
-    p.add_argument("--output", "-o", choices=("text", "json", "markdown"), default="text")
+    add_output_arg(p, "json", "yaml", "markdown")
+    p.add_argument(
+        "--full-plan",
+        default="",
+        metavar="WHERE",
+        help="markdown: where the full plan is kept (an artifact name or URL), named when the comment is cut",
+    )
     p.add_argument(
         "--detailed-exitcode", action="store_true", help="exit 0 nothing to change and nothing blocked, 2 changes, 1 errors or blocked/invalid/failed sites"
     )
@@ -55,6 +72,7 @@ def add_parser(sub: Any) -> None:
         help="plan only this site (repeatable)",
     )
     p.add_argument("--no-diff", action="store_true", help="text output without per-object diffs")
+    add_quiet_arg(p)
     p.set_defaults(func=run)
 
 
@@ -68,19 +86,30 @@ def run(args: argparse.Namespace) -> int:
     root = repo_root_or_exit(args.repo)
     if root is None:
         return 2
-    repo = load_repo(root)
-    try:
-        live = live_for(args)
-    except KubeError as exc:
-        print(f"gitops-edge: {exc}", file=sys.stderr)
-        return 1
-    if unknown_sites(args.site, [*(s.id for s in repo.sites), *live.objects]):
-        return 2
-    plan = make_plan(repo, live, revision=describe_revision(root), sites=args.site)
-    if args.output == "json":
-        print_json(to_json(plan))
+    with Progress("plan", quiet=args.quiet) as progress:
+        repo = load_repo(root, progress=progress.sites("loading"))
+        try:
+            live = live_for(args)
+        except KubeError as exc:
+            progress.close()
+            print(f"gitops-edge: {exc}", file=sys.stderr)
+            return 1
+        if unknown_sites(args.site, [*(s.id for s in repo.sites), *live.objects]):
+            progress.close()
+            return 2
+        revision = describe_revision(root)
+        wanted = None if args.site is None else set(args.site)
+        rendered = render_repo(
+            repo,
+            revision=revision,
+            sites=wanted,
+            progress=progress.counter("rendering", len(wanted or repo.sites)),
+        )
+    plan = make_plan(repo, live, revision=revision, sites=args.site, rendered=rendered)
+    if args.output in ("json", "yaml"):
+        print_data(to_json(plan), args.output)
     elif args.output == "markdown":
-        sys.stdout.write(to_markdown(plan))
+        sys.stdout.write(to_markdown(plan, full_report=args.full_plan, **repo_eggo(repo)))
     else:
         sys.stdout.write(to_text(plan, diffs=not args.no_diff))
     return exit_status(plan, detailed=args.detailed_exitcode)

@@ -1,8 +1,8 @@
-"""``gitops-edge render``: write each valid site's manifests under ``DIR/<site id>/``.
+"""gitops-edge render: write each valid site's manifests under DIR/<site id>/.
 
 Exit 0 when every site rendered, 1 when any site (or the repo) has problems (the
 valid sites are still written), 2 on a usage or I/O error. Invalid sites are
-reported like ``validate`` reports them and their earlier output is left as it was:
+reported like validate reports them and their earlier output is left as it was:
 nothing is removed because a file failed to parse.
 """
 
@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gitops_edge.commands.common import add_output_arg, add_repo_arg, print_json, repo_root_or_exit
+from gitops_edge.commands.common import add_output_arg, add_repo_arg, print_data, repo_root_or_exit
+from gitops_edge.progress import Progress, add_quiet_arg
 from gitops_edge.render.output import dump_site, write_site
 from gitops_edge.render.site import RenderResult, render_repo
 from gitops_edge.source.revision import describe_revision
@@ -28,14 +29,15 @@ def add_parser(sub: Any) -> None:
     )
     add_repo_arg(p)
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
-    add_output_arg(p, "json")
+    add_output_arg(p, "json", "yaml")
+    add_quiet_arg(p)
     p.set_defaults(func=run)
 
 
 def report(
     repo: RepoSpec, result: RenderResult, out: Path, written: dict[str, list[str]]
 ) -> dict[str, Any]:
-    """The machine-readable report (the ``--output json`` contract)."""
+    """The machine-readable report (the ``-o json`` contract)."""
     return {
         "revision": result.revision,
         "out": str(out),
@@ -59,17 +61,27 @@ def run(args: argparse.Namespace) -> int:
     if root is None:
         return 2
     out: Path = args.out
-    repo = load_repo(root)
-    result = render_repo(repo, revision=describe_revision(root, ignore=[out]))
-    written: dict[str, list[str]] = {}
-    try:
-        for site_id, objects in result.objects.items():
-            written[site_id] = write_site(out / site_id, dump_site(objects))
-    except OSError as exc:
-        print(f"gitops-edge: cannot write {exc.filename or out}: {exc.strerror}", file=sys.stderr)
-        return 2
-    if args.output == "json":
-        print_json(report(repo, result, out, written))
+    with Progress("render", quiet=args.quiet) as progress:
+        repo = load_repo(root, progress=progress.sites("loading"))
+        result = render_repo(
+            repo,
+            revision=describe_revision(root, ignore=[out]),
+            progress=progress.counter("rendering", len(repo.sites)),
+        )
+        written: dict[str, list[str]] = {}
+        tick = progress.counter("writing", len(result.objects))
+        try:
+            for site_id, objects in result.objects.items():
+                written[site_id] = write_site(out / site_id, dump_site(objects))
+                tick()
+        except OSError as exc:
+            progress.close()
+            print(
+                f"gitops-edge: cannot write {exc.filename or out}: {exc.strerror}", file=sys.stderr
+            )
+            return 2
+    if args.output in ("json", "yaml"):
+        print_data(report(repo, result, out, written), args.output)
         return 0 if result.ok else 1
     for p in result.repo_problems:
         print(p)

@@ -70,12 +70,18 @@ def add_parser(sub: Any) -> None:
         help="the daemon: watch the repo and the fleet, reconcile on every event",
         description=__doc__,
     )
+    p.add_argument(
+        "repo",
+        nargs="?",
+        metavar="REPO",
+        help="ops repo: remote URL, bare repo, or local directory",
+    )
     src = p.add_argument_group("source")
     src.add_argument(
         "--repo",
-        required=True,
+        dest="repo_flag",
         metavar="URL|PATH",
-        help="ops repo: remote URL, bare repo, or local directory",
+        help="deprecated: pass REPO as the first argument, like every other command",
     )
     src.add_argument("--branch", default="main", help="branch to follow (default: main)")
     src.add_argument(
@@ -277,7 +283,7 @@ def options(args: argparse.Namespace) -> RunOptions:
             "give webhooks another port, or drop --webhook-listen to share one listener"
         )
     return RunOptions(
-        repo=args.repo,
+        repo=args.repo or args.repo_flag,
         branch=args.branch,
         path=args.path,
         emit=args.emit,
@@ -318,6 +324,12 @@ def _ui_auth(args: argparse.Namespace) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.repo and args.repo_flag and args.repo != args.repo_flag:
+        print("gitops-edge run: REPO and --repo name different repos; pass one", file=sys.stderr)
+        return 2
+    if not (args.repo or args.repo_flag):
+        print("gitops-edge run: the ops repo is missing: gitops-edge run REPO ...", file=sys.stderr)
+        return 2
     configure_logging(
         json=args.log_format == "json", level=args.log_level or ("warning" if args.once else "info")
     )

@@ -1,24 +1,30 @@
-"""``gitops-edge status``: per-site state read from the central API, one line per site.
+"""gitops-edge status: per-site state read from the central API, one line per site.
 
-The table answers "is the fleet fine?" at a glance (SITE STATE WAVE EDGE ARCH EGGO
-APPS DELIVERED); sites that are not fine get a few sentences below it saying what to
-look at. Exit 0 whatever the sites' states are (status reports, it does not judge);
-exit 1 with one line on stderr when the API cannot be read (unreachable, 401, 403);
-exit 2 for usage errors.
+The summary comes first (how many sites in each state), then the table (SITE STATE
+WAVE EDGE ARCH EGGO APPS DELIVERED REVISION LAST-SYNC MESSAGE), then a few sentences
+for every site shown that is not fine. Filters narrow the table and the details, never
+the summary: --site ID, --state STATE, --wave N (each repeatable or comma-separated)
+and -l SELECTOR (Kubernetes label-selector syntax on the sites' metadata.labels).
+--watch N reads the API again every N seconds and reprints, until interrupted.
+
+Exit 0 whatever the sites' states are (status reports, it does not judge); exit 1
+with one line on stderr when the API cannot be read (unreachable, 401, 403); exit 2
+for usage errors.
 
 STATE, worst first: invalid (spec does not validate; live objects kept), removed (live
 objects, no directory), failed (eggo failed or wrong edge arch), deferred (no edge node
 online: work waits), progressing, pending (nothing applied yet), ok.
 
-``--output json`` prints::
+-o json (or -o yaml) prints:
 
     {"revision": "<repo commit>|null", "observed_at": "<RFC3339 Z>",
      "summary": {"sites": N, "invalid": n, "removed": n, "failed": n, "deferred": n,
                  "progressing": n, "pending": n, "ok": n},
+     "filter": null | "<what was filtered>",
      "sites": [{"site", "state", "in_repo", "valid", "problems", "wave", "suspended",
                 "edge": {"target", "arch",
                          "nodes": [{"name", "state", "since", "arch", "arch_ok", "reason"}]},
-                "revisions": [...],
+                "revisions": [...], "last_sync": "<RFC3339 Z>|null",
                 "eggo": null | {"job", "namespace", "operation", "outcome", "reason", "created"},
                 "applications": [{"name", "sync", "health"}],
                 "objects": [{"kind", "namespace", "name", "revision", "spec_hash",
@@ -26,28 +32,73 @@ online: work waits), progressing, pending (nothing applied yet), ok.
                 "delivered": {"delivered": x, "total": y},
                 "issues": ["<sentence>", ...]}]}
 
-Sites are sorted by id; keys are only ever added, never renamed.
+Keys are snake_case, as in plan -o json; sites are sorted by id; keys are only ever
+added, never renamed. The summary counts every site, filtered or not.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-from gitops_edge.commands.common import add_output_arg, add_repo_arg, print_json, repo_root_or_exit
+from gitops_edge.commands.common import (
+    add_output_arg,
+    add_repo_arg,
+    print_data,
+    repo_root_or_exit,
+)
 from gitops_edge.commands.kubeargs import add_kube_args
-from gitops_edge.live.client import KubeError, RetryPolicy
+from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
 from gitops_edge.live.connect import connect
 from gitops_edge.live.snapshot import read_live
 from gitops_edge.source.revision import UNVERSIONED, describe_revision
 from gitops_edge.specs.repo import load_repo
-from gitops_edge.status import NodeStatus, SiteStatus, StatusReport, build_report
+from gitops_edge.status import STATES, NodeStatus, SiteStatus, StatusReport, build_report
+from gitops_edge.statusview import (
+    Filter,
+    SelectorError,
+    apply_filter,
+    last_sync,
+    parse_selector,
+    site_labels,
+)
 
-COLUMNS = ("SITE", "STATE", "WAVE", "EDGE", "ARCH", "EGGO", "APPS", "DELIVERED")
+COLUMNS = (
+    "SITE",
+    "STATE",
+    "WAVE",
+    "EDGE",
+    "ARCH",
+    "EGGO",
+    "APPS",
+    "DELIVERED",
+    "REVISION",
+    "LAST-SYNC",
+    "MESSAGE",
+)
 CLI_RETRY = RetryPolicy(attempts=4, base=0.25, cap=5.0)
 """An operator at a terminal wants an answer in a second or two, not the daemon's patience."""
 _NODE_ORDER = {"offline": 0, "unknown": 1, "online": 2}
+_MESSAGE = 80
+"""Characters of the first issue shown in the table; the details below have it whole."""
+
+
+def _split(values: Iterable[str] | None) -> list[str]:
+    return [v.strip() for text in values or () for v in text.split(",") if v.strip()]
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
 
 
 def add_parser(sub: Any) -> None:
@@ -59,16 +110,60 @@ def add_parser(sub: Any) -> None:
     )
     add_repo_arg(p)
     add_kube_args(p)  # without flags: in-cluster under a pod, else $KUBECONFIG/~/.kube/config
-    add_output_arg(p, "json")
+    add_output_arg(p, "json", "yaml")
+    f = p.add_argument_group("filters (the summary still counts every site)")
+    f.add_argument("--site", action="append", metavar="ID", help="only this site (repeatable)")
+    f.add_argument(
+        "--state",
+        action="append",
+        metavar="STATE",
+        help=f"only sites in this state (repeatable): {', '.join(STATES)}",
+    )
+    f.add_argument(
+        "--wave", action="append", metavar="N", help="only this rollout wave (repeatable)"
+    )
+    f.add_argument(
+        "-l",
+        "--selector",
+        metavar="SELECTOR",
+        help="only sites whose metadata.labels match, e.g. region=south,tier!=test",
+    )
+    p.add_argument(
+        "-w",
+        "--watch",
+        type=_seconds,
+        metavar="SECONDS",
+        help="read again and reprint every SECONDS until interrupted (Ctrl-C)",
+    )
     p.set_defaults(func=run)
+
+
+def _filter(args: argparse.Namespace) -> Filter:
+    """The filters named on the command line; SelectorError (a usage error) when one is bad."""
+    bad_state = [v for v in _split(args.state) if v not in STATES]
+    if bad_state:
+        raise SelectorError(f"--state {bad_state[0]!r}: not a state (one of {', '.join(STATES)})")
+    bad_wave = [v for v in _split(args.wave) if not v.lstrip("-").isdigit()]
+    if bad_wave:
+        raise SelectorError(f"--wave {bad_wave[0]!r}: not a wave number")
+    selector = parse_selector(args.selector) if args.selector else ()
+    return Filter(
+        frozenset(_split(args.site)),
+        frozenset(_split(args.state)),
+        frozenset(int(w) for w in _split(args.wave)),
+        selector,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     root = repo_root_or_exit(args.repo)
     if root is None:
         return 2
-    repo = load_repo(root)
-    revision = describe_revision(root)
+    try:
+        flt = _filter(args)
+    except SelectorError as exc:
+        print(f"gitops-edge status: {exc}", file=sys.stderr)
+        return 2
     try:
         kube = connect(
             kubeconfig=args.kubeconfig,
@@ -76,26 +171,75 @@ def run(args: argparse.Namespace) -> int:
             in_cluster=True if args.in_cluster else None,
             retry=CLI_RETRY,
         )
+    except KubeError as exc:
+        print(f"gitops-edge status: {exc}", file=sys.stderr)
+        return 1
+    if args.watch is None:
+        return _once(args, root, flt, kube)
+    try:
+        while True:
+            _once(args, root, flt, kube, clear=sys.stdout.isatty())
+            time.sleep(args.watch)
+            if args.output == "text" and not sys.stdout.isatty():
+                sys.stdout.write("\n")
+    except KeyboardInterrupt:  # the way out of --watch, not an error
+        return 0
+
+
+def _once(
+    args: argparse.Namespace, root: Path, flt: Filter, kube: KubeClient, *, clear: bool = False
+) -> int:
+    """Read the repo and the API once and print the report; 1 when the API cannot be read."""
+    repo = load_repo(root)
+    revision = describe_revision(root)
+    try:
         live = read_live(kube)
     except KubeError as exc:
         print(f"gitops-edge status: {exc}", file=sys.stderr)
         return 1
-    report = build_report(repo, live, revision=None if revision == UNVERSIONED else revision)
-    if args.output == "json":
-        print_json(report.as_dict())
+    full = build_report(repo, live, revision=None if revision == UNVERSIONED else revision)
+    report = apply_filter(full, flt, site_labels(repo))
+    synced = {s.site: last_sync(live.site_objects(s.site)) for s in report.sites}
+    if clear and args.output == "text":
+        sys.stdout.write("\x1b[H\x1b[2J")  # clear the screen, like watch(1)
+    if args.output in ("json", "yaml"):
+        print_data(_as_dict(full, report, flt, synced), args.output)
     else:
-        sys.stdout.write(render_text(report))
+        sys.stdout.write(render_text(full, report, flt, synced))
+    sys.stdout.flush()
     return 0
 
 
-def render_text(report: StatusReport) -> str:
-    """The table, then details for every site that is not fine."""
-    counts = ", ".join(f"{n} {state}" for state, n in report.counts().items() if n)
-    rev = report.revision[:12] if report.revision else "unversioned"
-    lines = [f"revision {rev}, observed {report.observed_at}: {len(report.sites)} site(s)"]
+def _as_dict(
+    full: StatusReport, shown: StatusReport, flt: Filter, synced: dict[str, str | None]
+) -> dict[str, Any]:
+    data = full.as_dict()
+    data["filter"] = flt.describe() or None
+    data["sites"] = []
+    for s in shown.sites:
+        site = s.as_dict()
+        site["last_sync"] = synced.get(s.site)
+        data["sites"].append(site)
+    return data
+
+
+def render_text(
+    full: StatusReport,
+    report: StatusReport | None = None,
+    flt: Filter | None = None,
+    synced: dict[str, str | None] | None = None,
+) -> str:
+    """Summary, the table, then details for every shown site that is not fine."""
+    report = report or full
+    synced = synced or {}
+    counts = ", ".join(f"{n} {state}" for state, n in full.counts().items() if n)
+    rev = full.revision[:12] if full.revision else "unversioned"
+    lines = [f"revision {rev}, observed {full.observed_at}: {len(full.sites)} site(s)"]
     if counts:
         lines[0] += f": {counts}"
-    rows = [COLUMNS, *(_row(s) for s in report.sites)]
+    if flt is not None and flt.active:
+        lines.append(f"showing {len(report.sites)} of {len(full.sites)} site(s): {flt.describe()}")
+    rows = [COLUMNS, *(_row(s, synced.get(s.site)) for s in report.sites)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     for site in report.sites:
@@ -107,7 +251,7 @@ def render_text(report: StatusReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _row(s: SiteStatus) -> tuple[str, ...]:
+def _row(s: SiteStatus, last: str | None = None) -> tuple[str, ...]:
     apps = "-"
     if s.applications:
         n = len(s.applications)
@@ -123,7 +267,24 @@ def _row(s: SiteStatus) -> tuple[str, ...]:
         f"{s.eggo.operation} {s.eggo.outcome}" if s.eggo else "-",
         apps,
         f"{s.delivered}/{s.deliveries}" if s.deliveries else "-",
+        _revision(s.revisions),
+        last or "-",
+        _message(s),
     )
+
+
+def _revision(revisions: tuple[str, ...]) -> str:
+    """The commit the site's objects came from; ``+n`` when they come from several."""
+    if not revisions:
+        return "-"
+    return revisions[-1][:12] + (f"+{len(revisions) - 1}" if len(revisions) > 1 else "")
+
+
+def _message(s: SiteStatus) -> str:
+    if not s.issues:
+        return "-"
+    first = s.issues[0]
+    return first if len(first) <= _MESSAGE else first[: _MESSAGE - 1] + "…"
 
 
 def _edge(nodes: tuple[NodeStatus, ...]) -> str:

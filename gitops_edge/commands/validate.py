@@ -21,6 +21,7 @@ from typing import Any
 
 from gitops_edge.commands.common import add_output_arg, add_repo_arg, print_json, repo_root_or_exit
 from gitops_edge.problems import Problem
+from gitops_edge.progress import Progress, add_quiet_arg
 from gitops_edge.specs.repo import RepoSpec, load_repo
 
 CONSEQUENCES = ("not checked: ", "not rendered: ", "not valid: ")
@@ -33,6 +34,7 @@ def add_parser(sub: Any) -> None:
     )
     add_repo_arg(p)
     add_output_arg(p, "json", "github", "codequality")
+    add_quiet_arg(p)
     p.set_defaults(func=run)
 
 
@@ -149,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     root = repo_root_or_exit(args.repo)
     if root is None:
         return 2
-    repo = load_repo(root)
+    with Progress("validate", quiet=args.quiet) as progress:
+        repo = load_repo(root, progress=progress.sites("loading"))
     ok = not repo.problems and all(s.valid for s in repo.sites)
     rc = 0 if ok else 1
     if args.output == "json":

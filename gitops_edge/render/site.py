@@ -8,7 +8,7 @@ itself among it), eggo, then the Applications that Argo CD delivers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,9 +105,16 @@ def _check_unique(pairs: list[tuple[Origin, dict[str, Any]]]) -> None:
 
 
 def render_repo(
-    repo: RepoSpec, *, revision: str, sites: Iterable[str] | None = None
+    repo: RepoSpec,
+    *,
+    revision: str,
+    sites: Iterable[str] | None = None,
+    progress: Callable[[], None] | None = None,
 ) -> RenderResult:
-    """Render every valid site of ``repo`` (or only ``sites``); no I/O."""
+    """Render every valid site of ``repo`` (or only ``sites``); no I/O.
+
+    ``progress`` is called once per site, for a progress bar on a long run.
+    """
     ctx = RenderContext(repo.settings, revision, repo.bundle)
     wanted = None if sites is None else list(dict.fromkeys(sites))
     chosen = repo.sites if wanted is None else tuple(s for s in repo.sites if s.id in wanted)
@@ -122,6 +129,8 @@ def render_repo(
             )
     suspended: set[str] = set()
     for site in sorted(chosen, key=lambda s: s.id):
+        if progress is not None:
+            progress()
         if not site.valid:
             problems[site.id] = site.problems
             continue

@@ -20,7 +20,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -221,12 +221,15 @@ def load_sites(
     limits: Limits = DEFAULT_LIMITS,
     cache: SiteCache | None = None,
     compact: bool = False,
+    progress: Callable[[], None] | None = None,
 ) -> RepoSpec:
     """Load and validate ``dirs`` (default: every site of ``index``) into a RepoSpec.
 
     Only a load of every site checks the fleet as a whole (:mod:`gitops_edge.specs.fleet`);
     a caller loading a subset checks the :class:`~gitops_edge.specs.fleet.Identity` of
     every site itself.
+
+    ``progress`` is called once per site, for a progress bar on a long run.
 
     A RepoSpec of some sites is what ``load_repo`` would give with the others left
     out: same repo problems, same per-site results. ``compact`` makes validated specs
@@ -237,6 +240,8 @@ def load_sites(
     chosen = index.dirs if dirs is None else tuple(dirs)
     sites: list[Site] = []
     for d in chosen:
+        if progress is not None:
+            progress()
         if d.id in index.clashes:
             others = ", ".join(o for o in index.clashes[d.id] if o != d.dir)
             sites.append(
@@ -280,9 +285,15 @@ def load_repo(
     *,
     limits: Limits = DEFAULT_LIMITS,
     cache: SiteCache | None = None,
+    progress: Callable[[int], Callable[[], None]] | None = None,
 ) -> RepoSpec:
-    """Discover and validate every site of the repo at ``root``."""
-    return load_sites(index_repo(root, limits=limits), limits=limits, cache=cache, compact=True)
+    """Discover and validate every site of the repo at ``root``.
+
+    ``progress(total)``, when given, returns the per-site callback (see ``load_sites``).
+    """
+    index = index_repo(root, limits=limits)
+    tick = None if progress is None else progress(len(index.dirs))
+    return load_sites(index, limits=limits, cache=cache, compact=True, progress=tick)
 
 
 def _load_bundle(

@@ -49,7 +49,7 @@ def test_plan_detailed_exitcode_and_formats(tmp_path: Path) -> None:
     assert "+ Namespace edge-gd" in res.stdout
     md = run_cli("plan", repo, "--out", out, "--output", "markdown")
     assert md.returncode == 0
-    assert "| `gd` | 0 | ready |" in md.stdout
+    assert "##### `gd` — ready, wave 0: 4 to create" in md.stdout
     data = json.loads(run_cli("plan", repo, "--out", out, "--output", "json").stdout)
     assert data["sites"][0]["eggo"]["operation"] == "deploy"
     assert run_cli("apply", repo, "--emit", f"dir:{out}").returncode == 0

@@ -1,6 +1,8 @@
 """``gitops-edge status`` as an operator runs it: a subprocess, a git repo, a live API server.
 
-The fleet: ``gd`` is fine (edge online, eggo deploy succeeded, Application synced and
+Every live object is built relative to one ``now`` (the moment the fleet is seeded),
+never the builders' fixed clock: the CLI judges leases against the wall clock, so the
+seed must too. The fleet: ``gd`` is fine (edge online, eggo deploy succeeded, Application synced and
 healthy, everything on the edge node), ``hn``'s edge node stopped renewing its lease an
 hour ago, ``js``'s eggo join failed, ``zj``'s spec does not validate, and ``old`` has
 live objects but no directory any more.
@@ -9,6 +11,11 @@ live objects but no directory any more.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +33,7 @@ from tests.live.objects import (
     namespace,
     node,
     object_sync,
+    ts,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kubeapi]
@@ -67,16 +75,26 @@ def _seed(api: KubeAPIServer, now: datetime) -> None:
 @pytest.fixture
 def repo(tmp_path: Path) -> tuple[Path, str]:
     root = tmp_path / "ops"
-    write_site(root, "gd", province("gd", edge={"arch": "arm64"}, rollout={"wave": 1}))
+    gd = province("gd", edge={"arch": "arm64"}, rollout={"wave": 1})
+    gd["metadata"] = {"labels": {"region": "south"}}
+    write_site(root, "gd", gd)
     write_site(root, "hn", province("hn", rollout={"wave": 2}))
-    write_site(root, "js", province("js"))
+    js = province("js", rollout={"wave": 1})
+    js["metadata"] = {"labels": {"region": "east"}}
+    write_site(root, "js", js)
     write_site(root, "zj", province("zj", rollout={"wave": "soon"}))
     return root, git_init_commit(root)
 
 
 @pytest.fixture
-def fleet(kube_api: KubeAPIServer, kube_api_kubeconfig: Path) -> Path:
-    _seed(kube_api, datetime.now(UTC))
+def now() -> datetime:
+    """The one clock of a test: the moment its fleet is seeded."""
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def fleet(kube_api: KubeAPIServer, kube_api_kubeconfig: Path, now: datetime) -> Path:
+    _seed(kube_api, now)
     return kube_api_kubeconfig
 
 
@@ -85,7 +103,9 @@ def _line(out: str, site: str) -> list[str]:
     return row.split()
 
 
-def test_text_table_and_details_tell_the_truth(repo: tuple[Path, str], fleet: Path) -> None:
+def test_text_table_and_details_tell_the_truth(
+    repo: tuple[Path, str], fleet: Path, now: datetime
+) -> None:
     root, sha = repo
     res = run_cli("status", root, "--kubeconfig", fleet)
     assert res.returncode == 0, res.stderr
@@ -94,14 +114,20 @@ def test_text_table_and_details_tell_the_truth(repo: tuple[Path, str], fleet: Pa
     assert head.startswith(f"revision {sha[:12]}, observed ")
     assert "5 site(s): 1 invalid, 1 removed, 1 failed, 1 deferred, 1 ok" in head
     assert out.splitlines()[1].split() == [
-        "SITE", "STATE", "WAVE", "EDGE", "ARCH", "EGGO", "APPS", "DELIVERED",
+        "SITE", "STATE", "WAVE", "EDGE", "ARCH", "EGGO", "APPS", "DELIVERED", "REVISION",
+        "LAST-SYNC", "MESSAGE",
     ]  # fmt: skip
     gd = _line(out, "gd")
     assert gd[:4] == ["gd", "ok", "1", "online"]
-    assert gd[-8:] == ["arm64", "deploy", "succeeded", "1/1", "synced,", "1/1", "healthy", "3/3"]
+    assert gd[-11:-3] == [
+        "arm64", "deploy", "succeeded", "1/1", "synced,", "1/1", "healthy", "3/3",
+    ]  # fmt: skip
+    # revision of the live objects, when the eggo run completed (created + 9 min), no message
+    assert gd[-3:] == ["0123456789ab", ts(now - timedelta(hours=3) + timedelta(minutes=9)), "-"]
     hn = _line(out, "hn")
     assert hn[:6] == ["hn", "deferred", "2", "offline", "since", hn[5]]
-    assert hn[5].endswith("Z") and hn[6] == "amd64" and hn[-1] == "0/2"
+    assert hn[5].endswith("Z") and hn[6] == "amd64"
+    assert " healthy 0/2 0123456789ab - edge node hn-edge-01 offline since " in " ".join(hn)
     assert _line(out, "js")[:2] == ["js", "failed"] and "join failed" in " ".join(_line(out, "js"))
     assert _line(out, "zj")[:3] == ["zj", "invalid", "-"]
     assert _line(out, "old")[:2] == ["old", "removed"]
@@ -119,7 +145,9 @@ def test_text_table_and_details_tell_the_truth(repo: tuple[Path, str], fleet: Pa
     assert "Traceback" not in res.stderr
 
 
-def test_json_has_the_documented_shape_and_facts(repo: tuple[Path, str], fleet: Path) -> None:
+def test_json_has_the_documented_shape_and_facts(
+    repo: tuple[Path, str], fleet: Path, now: datetime
+) -> None:
     root, sha = repo
     res = run_cli("status", root, "--kubeconfig", fleet, "--output", "json")
     assert res.returncode == 0, res.stderr
@@ -147,7 +175,8 @@ def test_json_has_the_documented_shape_and_facts(repo: tuple[Path, str], fleet: 
     hn = sites["hn"]
     assert (hn["state"], hn["edge"]["nodes"][0]["state"]) == ("deferred", "offline")
     since = datetime.fromisoformat(hn["edge"]["nodes"][0]["since"].replace("Z", "+00:00"))
-    assert timedelta(minutes=59) < datetime.now(UTC) - since < timedelta(minutes=62)
+    assert since == now.replace(microsecond=0) - timedelta(hours=1)
+    assert data["filter"] is None and gd["last_sync"] == ts(now - timedelta(minutes=171))
     js = sites["js"]
     assert js["eggo"]["job"] == "eggo-join-2" and js["eggo"]["outcome"] == "failed"
     assert js["eggo"]["reason"].startswith("BackoffLimitExceeded")
@@ -192,3 +221,76 @@ def test_usage_errors_exit_2(tmp_path: Path, fleet: Path) -> None:
     res = run_cli("status", tmp_path, "--kubeconfig", tmp_path / "no-such-kubeconfig")
     assert res.returncode == 1
     assert "kubeconfig" in res.stderr and "does not exist" in res.stderr
+
+
+def _sites(out: str) -> list[str]:
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("SITE "))
+    table = lines[start + 1 :]
+    table = table[: table.index("")] if "" in table else table
+    return [line.split()[0] for line in table]
+
+
+def test_state_and_wave_filters_narrow_the_table_not_the_summary(
+    repo: tuple[Path, str], fleet: Path
+) -> None:
+    root, _ = repo
+    res = run_cli("status", root, "--kubeconfig", fleet, "--state", "failed")
+    assert res.returncode == 0, res.stderr
+    head, shown = res.stdout.splitlines()[:2]
+    assert "5 site(s): 1 invalid, 1 removed, 1 failed, 1 deferred, 1 ok" in head
+    assert shown == "showing 1 of 5 site(s): state failed"
+    assert _sites(res.stdout) == ["js"]
+    assert "js (failed):" in res.stdout and "hn (deferred)" not in res.stdout
+
+    res = run_cli("status", root, "--kubeconfig", fleet, "--wave", "1", "-o", "json")
+    data = json.loads(res.stdout)
+    assert [s["site"] for s in data["sites"]] == ["gd", "js"]
+    assert data["summary"]["sites"] == 5 and data["filter"] == "wave 1"
+
+    res = run_cli("status", root, "--kubeconfig", fleet, "--wave", "1", "--state", "ok,failed",
+                  "-l", "region in (south, west)")  # fmt: skip
+    assert _sites(res.stdout) == ["gd"]
+    res = run_cli(
+        "status", root, "--kubeconfig", fleet, "--site", "hn", "--site", "old", "-o", "yaml"
+    )
+    assert res.returncode == 0 and "- site: hn\n" in res.stdout and "- site: old\n" in res.stdout
+
+
+def test_bad_filters_are_usage_errors(repo: tuple[Path, str], fleet: Path) -> None:
+    root, _ = repo
+    res = run_cli("status", root, "--kubeconfig", fleet, "--state", "broken")
+    assert res.returncode == 2
+    assert "'broken': not a state (one of invalid, removed, failed" in res.stderr
+    res = run_cli("status", root, "--kubeconfig", fleet, "-l", "region in south")
+    assert res.returncode == 2 and "label selector 'region in south': cannot parse" in res.stderr
+
+
+def test_watch_rereads_until_interrupted(
+    repo: tuple[Path, str], kube_api: KubeAPIServer, fleet: Path
+) -> None:
+    root, _ = repo
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitops_edge", "status", str(root), "--kubeconfig", str(fleet),
+         "--site", "hn", "--watch", "0.3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert "1 deferred" in first
+        # hn's edge node renews its lease: the next report sees it online
+        kube_api.store.put(lease("hn-edge-01", datetime.now(UTC)))
+        deadline = time.monotonic() + 30
+        seen = first
+        while True:  # until a later report no longer counts hn as deferred
+            line = proc.stdout.readline()
+            seen += line
+            if line.startswith("revision ") and "deferred" not in line:
+                break
+            assert line and time.monotonic() < deadline, seen
+        assert seen.count("revision ") >= 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=20)
+    assert rc == 0 and "Traceback" not in (proc.stderr.read() if proc.stderr else "")
