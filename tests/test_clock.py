@@ -23,6 +23,7 @@ from gitops_edge.plan.planner import make_plan
 from gitops_edge.specs.repo import load_repo
 from gitops_edge.status import build_report
 from tests.builders import province, write_site
+from tests.clock import FakeClock
 from tests.kubeapi import KubeAPIServer
 from tests.live.objects import NOW, application, eggo_job, lease, namespace, node
 
@@ -88,22 +89,6 @@ def test_status_and_plan_agree_at_any_date(now: datetime, tmp_path: Path) -> Non
     assert gates["gd"] != "deferred"  # its edge node renewed 5 s before "now"
 
 
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.wall = start
-        self.mono = 1000.0
-
-    def now(self) -> datetime:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def advance(self, seconds: float) -> None:
-        self.wall += timedelta(seconds=seconds)
-        self.mono += seconds
-
-
 @pytest.fixture
 def electors(
     kube_api: KubeAPIServer, kube_api_kubeconfig: Path
@@ -117,7 +102,7 @@ def electors(
 def test_leader_election_expires_by_the_given_clock(
     now: datetime, kube_api: KubeAPIServer, kube_api_kubeconfig: Path, electors: list[Any]
 ) -> None:
-    clock = Clock(now)
+    clock = FakeClock(now)
 
     def elector(identity: str) -> LeaderElector:
         kube = connect(kubeconfig=kube_api_kubeconfig, retry=RetryPolicy(attempts=2, base=0.01))

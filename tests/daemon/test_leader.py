@@ -18,6 +18,7 @@ import pytest
 
 from gitops_edge.daemon.leader import LeaderElector, format_micro, parse_time
 from gitops_edge.live.client import KubeClient
+from tests.clock import FakeClock
 from tests.kubeapi import KubeAPIServer
 
 pytestmark = pytest.mark.kubeapi
@@ -260,22 +261,6 @@ def test_a_stale_resource_version_409_is_a_lost_round_not_a_crash(
 
 
 # -- expiry rules, with injected clocks -----------------------------------------------
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.wall = datetime(2026, 11, 27, 3, 0, 0, tzinfo=UTC)
-        self.mono = 1000.0
-
-    def now(self) -> datetime:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def advance(self, seconds: float) -> None:
-        self.wall += timedelta(seconds=seconds)
-        self.mono += seconds
 
 
 @pytest.fixture

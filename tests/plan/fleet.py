@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from gitops_edge.emit.kubesink import KubeSink
+from gitops_edge.live.client import KubeClient
+from gitops_edge.live.snapshot import read_live
+from gitops_edge.plan.model import Plan, SitePlan
+from gitops_edge.plan.planner import make_plan
+from gitops_edge.specs.repo import load_repo
 from tests.kubeapi.server import KubeAPIServer
 
 
@@ -160,3 +167,20 @@ def eggo_pod(
             },
         }
     )
+
+
+def plan_for(root: Path, kube: KubeClient) -> Plan:
+    """``gitops-edge plan`` of the repo at ``root`` against the API server."""
+    return make_plan(load_repo(root), read_live(kube), revision="c0ffee")
+
+
+def site_plan(plan: Plan, site_id: str) -> SitePlan:
+    return next(s for s in plan.sites if s.site == site_id)
+
+
+def apply(root: Path, kube: KubeClient) -> Plan:
+    """``gitops-edge apply --emit kube``: plan, then server-side apply; every write succeeds."""
+    plan = plan_for(root, kube)
+    result = KubeSink(kube).emit(plan)
+    assert result.ok, result.errors()
+    return plan

@@ -16,41 +16,19 @@ import pytest
 import yaml
 
 from gitops_edge.commands.plan import exit_status
-from gitops_edge.emit.kubesink import KubeSink
-from gitops_edge.live.client import KubeClient, RetryPolicy
-from gitops_edge.live.connect import connect
+from gitops_edge.live.client import KubeClient
 from gitops_edge.live.snapshot import read_live
-from gitops_edge.plan.model import Plan, SitePlan
-from gitops_edge.plan.planner import make_plan
+from gitops_edge.plan.model import Plan
 from gitops_edge.specs.repo import load_repo
 from gitops_edge.status import build_report
 from tests.builders import eggo_spec, province, write_settings, write_site
 from tests.kubeapi.server import KubeAPIServer
-from tests.plan.fleet import add_edge_node, eggo_pod, finish_jobs, heal_apps
+from tests.plan.fleet import add_edge_node, apply, eggo_pod, finish_jobs, heal_apps, plan_for
+from tests.plan.fleet import site_plan as site
 
 pytestmark = pytest.mark.kubeapi
 
 W2 = {"name": "w2", "ip": "10.20.0.22", "port": 22, "arch": "arm64"}
-
-
-@pytest.fixture
-def kube(kube_api: KubeAPIServer, kube_api_kubeconfig: Path) -> KubeClient:
-    return connect(kubeconfig=kube_api_kubeconfig, retry=RetryPolicy(attempts=3, base=0.01))
-
-
-def plan_for(root: Path, kube: KubeClient) -> Plan:
-    return make_plan(load_repo(root), read_live(kube), revision="c0ffee")
-
-
-def site(plan: Plan, site_id: str) -> SitePlan:
-    return next(s for s in plan.sites if s.site == site_id)
-
-
-def apply(root: Path, kube: KubeClient) -> Plan:
-    plan = plan_for(root, kube)
-    result = KubeSink(kube).emit(plan)
-    assert result.ok, result.errors()
-    return plan
 
 
 def converge(root: Path, kube: KubeClient, kube_api: KubeAPIServer) -> None:
