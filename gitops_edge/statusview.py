@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gitops_edge.live.inventory import format_time, parse_time
+from gitops_edge.live.state import LiveState
 from gitops_edge.specs.repo import RepoSpec
 from gitops_edge.status import StatusReport
 
@@ -145,3 +146,23 @@ def last_sync(objects: Iterable[Mapping[str, Any]]) -> str | None:
             times.append(parse_time(status.get("completionTime")))
     found = [t for t in times if t is not None]
     return format_time(max(found)) if found else None
+
+
+def status_document(
+    full: StatusReport,
+    live: LiveState,
+    *,
+    shown: StatusReport | None = None,
+    flt: Filter | None = None,
+) -> dict[str, Any]:
+    """The ``status -o json`` document: the whole fleet's summary, the ``shown`` sites
+    (default: all) with their last sync. The CLI and the daemon's fleet page both serve
+    it, so there is one definition of what a site's status says."""
+    data = full.as_dict()
+    data["filter"] = (flt.describe() if flt is not None else "") or None
+    data["sites"] = []
+    for s in (shown or full).sites:
+        site = s.as_dict()
+        site["last_sync"] = last_sync(live.site_objects(s.site))
+        data["sites"].append(site)
+    return data

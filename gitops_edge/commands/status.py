@@ -65,6 +65,7 @@ from gitops_edge.statusview import (
     last_sync,
     parse_selector,
     site_labels,
+    status_document,
 )
 
 COLUMNS = (
@@ -203,24 +204,11 @@ def _once(
     if clear and args.output == "text":
         sys.stdout.write("\x1b[H\x1b[2J")  # clear the screen, like watch(1)
     if args.output in ("json", "yaml"):
-        print_data(_as_dict(full, report, flt, synced), args.output)
+        print_data(status_document(full, live, shown=report, flt=flt), args.output)
     else:
         sys.stdout.write(render_text(full, report, flt, synced))
     sys.stdout.flush()
     return 0
-
-
-def _as_dict(
-    full: StatusReport, shown: StatusReport, flt: Filter, synced: dict[str, str | None]
-) -> dict[str, Any]:
-    data = full.as_dict()
-    data["filter"] = flt.describe() or None
-    data["sites"] = []
-    for s in shown.sites:
-        site = s.as_dict()
-        site["last_sync"] = synced.get(s.site)
-        data["sites"].append(site)
-    return data
 
 
 def render_text(

@@ -60,6 +60,7 @@ from gitops_edge.source.revision import UNVERSIONED
 from gitops_edge.specs.repo import RepoSpec
 from gitops_edge.specs.sites import PROVINCES
 from gitops_edge.status import StatusReport, build_report
+from gitops_edge.statusview import status_document
 
 if TYPE_CHECKING:
     from gitops_edge.daemon.runner import Runner
@@ -165,7 +166,7 @@ def build_fleet(
                     error=st.error,
                 )
     return Fleet(
-        doc=report.as_dict(),
+        doc=status_document(report, live),  # `status -o json`, built by the same code
         meta=site_meta(repo),
         daemon=known,
         current_wave=current_wave,

@@ -35,6 +35,7 @@ from gitops_edge.live.snapshot import LiveState
 from gitops_edge.sinks import SinkSpecError
 from gitops_edge.specs.repo import RepoSpec, load_repo
 from gitops_edge.status import build_report
+from gitops_edge.statusview import status_document
 from tests.daemon.fleetdata import FAILURE, fleet_objects, live_state
 from tests.daemon.harness import ROOT, wait_for
 from tests.live.objects import NOW, application
@@ -80,7 +81,7 @@ def test_json_is_the_status_document(repo: RepoSpec, live: LiveState) -> None:
     page = FleetPage(lambda: Snapshot(repo, live, "a" * 40))
     resp = page.api(get(API_PATH))
     assert resp.status == 200 and resp.content_type == "application/json"
-    expected = build_report(repo, live, revision="a" * 40).as_dict()
+    expected = status_document(build_report(repo, live, revision="a" * 40), live)
     assert json.loads(resp.body) == json.loads(json.dumps(expected))
     unversioned = FleetPage(lambda: Snapshot(repo, live, "unversioned")).api(get(API_PATH))
     assert json.loads(unversioned.body)["revision"] is None  # as status says it
