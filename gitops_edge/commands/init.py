@@ -34,7 +34,7 @@ spec:
   argocd:
     project: default
   rollout:
-    maxFailures: 1                  # failed sites in a wave that stop the next wave
+    maxFailures: 1                  # failed sites a wave tolerates (a second one holds the next waves)
   prune:
     maxDeletions: 50                # a run that would delete more is refused whole
   defaults:

@@ -480,7 +480,7 @@ def _summary(fleet: Fleet, states: Sequence[str], matching: int) -> str:
     return (
         f'<section id="summary"><div class="tiles">{"".join(tiles)}</div>'
         f'<p>current wave: <b id="current-wave">{_e(wave)}</b> · failure budget '
-        f'(rollout.maxFailures): <b id="max-failures">{_e(fleet.max_failures)}</b> failed site(s) per wave'
+        f'(rollout.maxFailures): <b id="max-failures">{_e(fleet.max_failures)}</b> failed site(s) tolerated per wave'
         f' · <span id="matching">{_e(matching)}</span> site(s) match the filters</p></section>'
     )
 
