@@ -161,12 +161,35 @@ class DirSink:
         for item in staged:
             shutil.rmtree(self.root / f"{TMP}{item.site}", ignore_errors=True)
 
+    def write_site(self, site_id: str, objects: list[dict[str, Any]]) -> tuple[list[str], bool]:
+        """One site's objects, staged and swapped in at once: what ``render`` writes.
+
+        The same layout (:func:`~gitops_edge.render.output.dump_site`) and the same swap
+        as :meth:`emit`, so ``render --out X`` and ``apply --emit dir:X`` give the same
+        tree. A site whose files already hold these bytes is not touched. Returns the
+        file names and whether anything was written; call :meth:`recover` once first.
+        """
+        files = dump_site(objects)
+        if _holds(self.root / site_id, files):
+            return list(files), False
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self._write_files(site_id, files)
+            self._swap(site_id, self.root / f"{TMP}{site_id}")
+        except OSError:
+            shutil.rmtree(self.root / f"{TMP}{site_id}", ignore_errors=True)
+            raise
+        return list(files), True
+
     def _write(self, site_id: str, objects: list[dict[str, Any]]) -> None:
+        self._write_files(site_id, dump_site(objects))
+
+    def _write_files(self, site_id: str, files: dict[str, bytes]) -> None:
         tmp = self.root / f"{TMP}{site_id}"
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
-        for name, data in dump_site(objects).items():
+        for name, data in files.items():
             write_atomic(tmp / name, data)
 
     def _swap(self, site_id: str, new: Path | None) -> None:
@@ -246,6 +269,22 @@ class SitesOnDisk(dict[str, list[dict[str, Any]]]):
 
     def __repr__(self) -> str:
         return f"SitesOnDisk({os.fspath(self.root)!r}, {list(self)!r})"
+
+
+def _holds(site_dir: Path, files: dict[str, bytes]) -> bool:
+    """``site_dir`` holds exactly ``files`` (names and bytes), and nothing else."""
+    try:
+        with os.scandir(site_dir) as it:
+            names = {e.name for e in it}
+        if names != set(files):
+            return False
+        for name, data in files.items():
+            path = site_dir / name
+            if path.is_symlink() or path.read_bytes() != data:
+                return False
+    except OSError:
+        return False
+    return True
 
 
 def _kept(site: SitePlan) -> list[dict[str, Any]]:
