@@ -23,11 +23,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gitops_edge.emit.protocol import Capabilities, Staged
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.inventory import now_utc
 from gitops_edge.live.snapshot import LiveState
@@ -39,18 +39,14 @@ TMP = ".tmp-"
 OLD = ".old-"
 
 
-@dataclass(frozen=True)
-class Staged:
-    """One site of a staged run: written into ``.tmp-<site>``, or to be removed."""
-
-    site: str
-    remove: bool
-    written: int = 0
-    deleted: int = 0
-
-
 class DirSink:
-    """Rendered manifests under ``root/<site id>/``."""
+    """Rendered manifests under ``root/<site id>/``; a :class:`StagingSink`."""
+
+    capabilities = Capabilities(
+        reports_outcomes=False, stages=True, keeps_history=False, exclusive=True
+    )
+    """Files report nothing back (every wave goes at once), a run can be staged, a site
+    keeps only its newest eggo run, and the directory is one work tree."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -97,7 +93,9 @@ class DirSink:
                     if not e.name.startswith(".") and e.is_dir() and is_dns1123_label(e.name)
                 )
         return LiveState(
-            observed_at=now or now_utc(), objects=SitesOnDisk(self.root, names), has_nodes=False
+            observed_at=now or now_utc(),
+            objects=SitesOnDisk(self.root, names),
+            has_nodes=self.capabilities.reports_outcomes,
         )
 
     def emit(self, plan: Plan) -> EmitResult:
