@@ -2,7 +2,9 @@
 
 The contracts (modelled on nolar/kopf's ``.importlinter``) say that the pure core
 (specs, render, plan, kinds, status, statusview, problems, schemas) imports no I/O
-kit, directly or through another module, and that the sinks never import each other.
+kit, directly or through another module; that the sinks never import each other; that
+the no-cluster path (dir and git sinks, the pipeline, ``render``) needs no Kubernetes
+client; and that the package never imports its test doubles (``gitops_edge.testing``).
 import-linter reads the import graph statically, so an import inside a function counts
 too. Running it here puts the contracts in the README's test command.
 """

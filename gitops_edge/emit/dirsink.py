@@ -30,7 +30,7 @@ from typing import Any
 from gitops_edge.emit.protocol import Capabilities, Staged
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.inventory import now_utc
-from gitops_edge.live.snapshot import LiveState
+from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import Plan, SitePlan
 from gitops_edge.render.output import dump_site, read_site
 from gitops_edge.specs.k8s import is_dns1123_label

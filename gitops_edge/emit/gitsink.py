@@ -19,7 +19,7 @@ import git
 
 from gitops_edge.emit.protocol import Capabilities, Sink
 from gitops_edge.emit.result import EmitResult
-from gitops_edge.live.snapshot import LiveState
+from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import Plan
 from gitops_edge.source.gitsafe import SAFE_ENV, check_url, git_call
 
