@@ -14,13 +14,14 @@ once (see :func:`gitops_edge.plan.waves.gate_waves`), and the result says so.
 
 Chunks are independent, so a large cold run spreads them over worker processes
 (``jobs``; default: one per CPU when there are more than :data:`PARALLEL_MIN_SITES`
-sites). Each worker stages its own sites through a copy of the sink; the parent merges the light
-plans in site order, so the plan, the report and every byte written are the same as
-in-process, and the same as the plain way.
+sites). Each worker stages its own sites through a copy of the sink; the parent
+merges the light plans in site order, so the plan, the report and every byte written
+are the same as in-process, and the same as the plain way.
 
 Sinks that cannot stage (``kube``, ``git:``), and runs of named sites, take the plain
-way. Which way is decided by the sink's declared capabilities, never by its type. Either way the fleet is checked as a whole (two sites sharing a cluster id, a host
-or an edge node are both invalid) and a site is removed only in a run in which every
+way; which way is decided by the sink's declared capabilities, never by its type.
+Either way the fleet is checked as a whole (two sites sharing a cluster id, a host or
+an edge node are both invalid) and a site is removed only in a run in which every
 site loaded cleanly: the staged way collects each chunk's light identities for that.
 """
 

@@ -1,10 +1,9 @@
 """``git:REPO#BRANCH`` — commit the rendered manifests to a branch (rendered-manifests pattern).
 
 A clone of REPO lives in a cache directory; each reconcile resets it to the remote
-branch, lets a directory sink (``work_tree``, the same layout as ``dir:``; handed in by
-:mod:`gitops_edge.sinks`, so the sinks stay independent) rewrite the changed sites in
-it, and makes one commit
-naming the sites and the source commit, then pushes. The branch is what Argo CD (or a
+branch, lets a directory sink rewrite the changed sites in it (``work_tree``: the same
+layout as ``dir:``, handed in by :mod:`gitops_edge.sinks` so that no sink imports
+another), and makes one commit naming the sites and the source commit, then pushes. The branch is what Argo CD (or a
 reviewer) reads; its history is the record of every reconcile.
 """
 

@@ -16,8 +16,9 @@ The reconcile pipeline, the daemon and the commands never ask *which* sink they 
 * ``exclusive``: the sink is one work tree (a directory, a clone), so its reads and
   writes must not overlap: the daemon uses it from one worker at a time.
 
-Sinks live in :mod:`gitops_edge.emit` and are independent of each other; they share
-only this protocol and the directory layout (:mod:`gitops_edge.emit.files`).
+Sinks live in :mod:`gitops_edge.emit` and are independent of each other (an import
+contract in ``pyproject.toml``): they share only this protocol and the one site layout,
+:func:`gitops_edge.render.output.dump_site`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.state import LiveState
@@ -91,9 +92,7 @@ class StagingSink(Sink, Protocol):
 
 def staging(sink: Sink) -> StagingSink | None:
     """``sink`` as a :class:`StagingSink` when it declares it can stage, else None."""
-    if sink.capabilities.stages and isinstance(sink, Sink):
-        return sink  # type: ignore[return-value]  # declared by the capability
-    return None
+    return cast(StagingSink, sink) if sink.capabilities.stages else None
 
 
 def capability_notes(plan: Plan, capabilities: Capabilities, sink: str) -> list[str]:
