@@ -2,24 +2,26 @@
 
 The plain way (load every site, render every site, plan, emit) holds the whole fleet
 at once: at 10 000 sites that is every spec, every rendered object and every live
-copy, well over a gigabyte. With a sink that can stage (the directory sink), the run
+copy, well over a gigabyte. With a sink that can stage (``capabilities.stages``, a
+:class:`~gitops_edge.emit.protocol.StagingSink`: the directory sink), the run
 is cut into chunks of sites instead, each loaded, rendered, planned and *staged*
 (written where no reader looks) and then dropped; only a light plan of each site
 (actions and object keys, no bodies) is kept. The run-wide rules still see the whole
 run before anything changes: the mass-deletion guard is applied to the merged plan,
 and only then are the staged sites swapped in (or all discarded). Waves need no
-global view here: a directory sink reports no run outcomes, so every wave goes at
-once (see :func:`gitops_edge.plan.waves.gate_waves`).
+global view here: a sink that stages reports no run outcomes, so every wave goes at
+once (see :func:`gitops_edge.plan.waves.gate_waves`), and the result says so.
 
 Chunks are independent, so a large cold run spreads them over worker processes
 (``jobs``; default: one per CPU when there are more than :data:`PARALLEL_MIN_SITES`
-sites). Each worker stages its own sites' directories; the parent merges the light
-plans in site order, so the plan, the report and every byte written are the same as
-in-process, and the same as the plain way.
+sites). Each worker stages its own sites through a copy of the sink; the parent
+merges the light plans in site order, so the plan, the report and every byte written
+are the same as in-process, and the same as the plain way.
 
 Sinks that cannot stage (``kube``, ``git:``), and runs of named sites, take the plain
-way. Either way the fleet is checked as a whole (two sites sharing a cluster id, a host
-or an edge node are both invalid) and a site is removed only in a run in which every
+way; which way is decided by the sink's declared capabilities, never by its type.
+Either way the fleet is checked as a whole (two sites sharing a cluster id, a host or
+an edge node are both invalid) and a site is removed only in a run in which every
 site loaded cleanly: the staged way collects each chunk's light identities for that.
 """
 
@@ -32,11 +34,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
 
-from gitops_edge.emit.dirsink import DirSink, Staged
+from gitops_edge.emit.protocol import (
+    Sink,
+    Staged,
+    StagingSink,
+    add_notes,
+    capability_notes,
+    staging,
+)
 from gitops_edge.emit.result import EmitResult
-from gitops_edge.live.snapshot import LiveState
 from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
 from gitops_edge.plan.planner import guard_deletions, make_plan
 from gitops_edge.specs.fleet import Identity, clashes, identity_of
@@ -50,14 +57,6 @@ PARALLEL_MIN_SITES = 200
 """Below this, starting worker processes costs more than it saves."""
 
 
-class LiveSink(Protocol):
-    def describe(self) -> str: ...
-
-    def read_live(self) -> LiveState: ...
-
-    def emit(self, plan: Plan) -> EmitResult: ...
-
-
 @dataclass(frozen=True)
 class Summary:
     """What a reconcile did, for reports: the plan (object bodies dropped) and its shape."""
@@ -68,12 +67,12 @@ class Summary:
     chunks: int = 1
     jobs: int = 1
     staged: bool = False
-    """True when the run was staged chunk by chunk (a directory sink)."""
+    """True when the run was staged chunk by chunk (a sink that can stage)."""
 
 
 def reconcile(
     repo_root: Path,
-    sink: LiveSink,
+    sink: Sink,
     *,
     revision: str,
     sites: Iterable[str] | None = None,
@@ -91,20 +90,23 @@ def reconcile(
     wanted = None if sites is None else set(sites)
     dirs = list(index.dirs)
     tick = None if progress is None else progress(len(dirs))
-    if not isinstance(sink, DirSink) or wanted is not None:
+    stager = staging(sink)
+    if stager is None or wanted is not None:
         # the whole repo is loaded even for named sites: the fleet is checked as a whole
         repo = load_sites(index, limits=limits, progress=tick and (lambda: tick(1)))
         plan = make_plan(repo, sink.read_live(), revision=revision, sites=wanted)
-        result = sink.emit(plan)
-        return Summary(plan, len(plan.sites)), result
-    return _staged(index, dirs, sink, revision, chunk, jobs, limits, tick)
+        summary, result = Summary(plan, len(plan.sites)), sink.emit(plan)
+    else:
+        summary, result = _staged(index, dirs, stager, revision, chunk, jobs, limits, tick)
+    add_notes(result, capability_notes(summary.plan, sink.capabilities, sink.describe()))
+    return summary, result
 
 
 @dataclass(frozen=True)
 class _Task:
     index: RepoIndex
     dirs: tuple[SiteDir, ...]
-    out: Path
+    sink: StagingSink
     revision: str
     limits: Limits
 
@@ -121,7 +123,7 @@ class _Done:
 def _staged(
     index: RepoIndex,
     dirs: list[SiteDir],
-    sink: DirSink,
+    sink: StagingSink,
     revision: str,
     chunk: int,
     jobs: int | None,
@@ -132,7 +134,7 @@ def _staged(
     live = sink.snapshot()
     slim = replace(index, dirs=())  # each task carries its own sites, not all of them
     tasks = [
-        _Task(slim, tuple(dirs[i : i + chunk]), sink.root, revision, limits)
+        _Task(slim, tuple(dirs[i : i + chunk]), sink, revision, limits)
         for i in range(0, len(dirs), max(1, chunk))
     ]
     workers = _jobs(jobs, len(dirs), len(tasks))
@@ -204,7 +206,7 @@ def _run(tasks: Sequence[_Task], workers: int) -> Iterator[_Done]:
 
 def _run_chunk(task: _Task) -> _Done:
     """Load, render, plan and stage one chunk of sites; returns the light outcome."""
-    sink = DirSink(task.out)
+    sink = task.sink
     repo = load_sites(task.index, task.dirs, limits=task.limits)
     plan = make_plan(repo, sink.snapshot(), revision=task.revision, sites=[d.id for d in task.dirs])
     sites, staged, result = _light(plan, sink)
@@ -213,7 +215,7 @@ def _run_chunk(task: _Task) -> _Done:
 
 
 def _light(
-    plan: Plan, sink: DirSink
+    plan: Plan, sink: StagingSink
 ) -> tuple[tuple[SitePlan, ...], tuple[Staged, ...], EmitResult]:
     """Stage what ``plan`` emits, then drop the object bodies from its site plans.
 

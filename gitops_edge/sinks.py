@@ -2,7 +2,9 @@
 
 ``dir:PATH`` (the no-cluster default), ``kube`` (server-side apply into the cluster the
 kubeconfig or the in-cluster ServiceAccount points at) and ``git:REPO#BRANCH``. Each sink
-also reads back what it holds, which is the live state ``plan`` diffs against.
+also reads back what it holds, which is the live state ``plan`` diffs against, and
+declares what it can do (:class:`~gitops_edge.emit.protocol.Capabilities`); nothing
+outside this module asks which sink it holds.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 from gitops_edge.emit.dirsink import DirSink
 from gitops_edge.emit.gitsink import GitSink
 from gitops_edge.emit.kubesink import KubeSink
+from gitops_edge.emit.protocol import Capabilities
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.client import KubeClient
 from gitops_edge.live.snapshot import LiveState, read_live
@@ -23,14 +25,13 @@ from gitops_edge.plan.model import Plan
 DEFAULT_DIR = Path("rendered")
 
 
-class Sink(Protocol):
-    def describe(self) -> str: ...
-
-    def emit(self, plan: Plan) -> EmitResult: ...
-
-
 class KubeLive:
     """KubeSink plus its live reader, so every sink answers ``read_live``."""
+
+    capabilities = Capabilities(
+        reports_outcomes=True, stages=False, keeps_history=True, exclusive=False
+    )
+    """The cluster reports nodes and run outcomes; its API takes concurrent writers."""
 
     def __init__(self, kube: KubeClient, *, force_conflicts: bool = False) -> None:
         self.kube = kube
@@ -77,5 +78,5 @@ def open_file_sink(spec: str, *, cache: Path | None = None) -> DirSink | GitSink
         return DirSink(Path(path))
     if spec.startswith("git:"):
         repo, branch = parse_git_target(spec)
-        return GitSink(repo, branch, cache_dir=cache or cache_dir())
+        return GitSink(repo, branch, cache_dir=cache or cache_dir(), work_tree=DirSink)
     raise SinkSpecError(f"unknown sink {spec!r}: use dir:PATH, kube or git:REPO#BRANCH")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,14 @@ import gitops_edge.emit.dirsink as dirsink
 import gitops_edge.specs.repo as specs_repo
 from bench.fleet import generate, touch_site
 from gitops_edge.emit.dirsink import OLD, TMP, DirSink
+from gitops_edge.emit.gitsink import GitSink
+from gitops_edge.emit.protocol import Sink, Staged, capability_notes
+from gitops_edge.emit.result import EmitResult
+from gitops_edge.plan.model import Plan, SitePlan
 from gitops_edge.plan.planner import make_plan
 from gitops_edge.plan.report import to_json
 from gitops_edge.reconcile import reconcile
+from gitops_edge.sinks import KubeLive
 from gitops_edge.specs.repo import RACY_SECONDS, SiteCache, load_repo
 
 SITES = 40
@@ -220,3 +226,49 @@ def test_a_fresh_file_is_read_again_until_it_is_old_enough(tmp_path: Path) -> No
     load_repo(repo, cache=cache)
     load_repo(repo, cache=cache)
     assert cache.reads == 9
+
+
+class Declared:
+    """A directory sink behind another face: only its declared capabilities say what it does."""
+
+    def __init__(self, root: Path, *, stages: bool) -> None:
+        self.inner = DirSink(root)
+        self.capabilities = replace(DirSink.capabilities, stages=stages)
+        self.staged_calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def stage(self, plan: Plan) -> tuple[list[Staged], EmitResult]:
+        self.staged_calls += 1
+        return self.inner.stage(plan)
+
+
+@pytest.mark.parametrize("stages", [True, False])
+def test_the_way_a_run_takes_follows_the_declared_capability(
+    fleet: Path, tmp_path: Path, stages: bool
+) -> None:
+    sink = Declared(tmp_path / "out", stages=stages)
+    assert isinstance(sink, Sink)
+    summary, result = reconcile(fleet, sink, revision="r1", chunk=7, jobs=1)
+    assert result.ok
+    assert summary.staged is stages
+    # one stage per chunk and one for the removals, or none: the plain way emits whole
+    assert sink.staged_calls == (-(-SITES // 7) + 1 if stages else 0)
+    assert tree(tmp_path / "out") == tree_of_plain(fleet, tmp_path)
+
+
+def test_a_sink_without_run_outcomes_says_waves_are_not_enforced(
+    fleet: Path, tmp_path: Path
+) -> None:
+    summary, result = reconcile(fleet, DirSink(tmp_path / "out"), revision="r1", jobs=1)
+    waves = sorted({s.wave for s in summary.plan.sites})
+    assert len(waves) > 1  # pilots first, then the rest
+    assert f"waves not enforced: dir:{tmp_path / 'out'}" in result.note
+    assert f"waves {', '.join(map(str, waves))} are emitted at once" in result.note
+    plan = Plan("r", (SitePlan("a", 1, "ready"), SitePlan("b", 2, "ready")))
+    assert capability_notes(plan, DirSink.capabilities, "dir:x")
+    assert capability_notes(plan, GitSink.capabilities, "git:x")
+    assert not capability_notes(plan, KubeLive.capabilities, "kube:x")
+    one_wave = Plan("r", (SitePlan("a", 1, "ready"), SitePlan("b", 1, "ready")))
+    assert not capability_notes(one_wave, DirSink.capabilities, "dir:x")

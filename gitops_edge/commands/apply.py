@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from gitops_edge.commands.common import (
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             summary, result = reconcile(
                 root,
                 sink,
-                revision=describe_revision(root),
+                revision=describe_revision(root, ignore=_written_here(args.emit)),
                 sites=args.site,
                 jobs=args.jobs,
                 progress=progress.step("reconciling"),
@@ -95,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     plan = summary.plan
     return 0 if print_reconcile(plan, result, output=args.output) else 1
+
+
+def _written_here(emit: str) -> list[Path]:
+    """A ``dir:`` output inside the ops repo does not make its commit dirty (as for ``render``)."""
+    return [Path(emit.removeprefix("dir:"))] if emit.startswith("dir:") else []
 
 
 def _jobs(value: str) -> int:

@@ -4,6 +4,10 @@ Exit 0 when every site rendered, 1 when any site (or the repo) has problems (the
 valid sites are still written), 2 on a usage or I/O error. Invalid sites are
 reported like validate reports them and their earlier output is left as it was:
 nothing is removed because a file failed to parse.
+
+Each site is written like ``apply --emit dir:DIR`` writes it (same file names, same
+bytes, swapped in whole), so ``apply`` over a render has nothing to change; a site
+whose files already hold the render is not touched.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from gitops_edge.commands.common import add_output_arg, add_repo_arg, print_data, repo_root_or_exit
+from gitops_edge.emit.dirsink import DirSink
 from gitops_edge.progress import Progress, add_quiet_arg
-from gitops_edge.render.output import dump_site, write_site
 from gitops_edge.render.site import RenderResult, render_repo
 from gitops_edge.source.revision import describe_revision
 from gitops_edge.specs.repo import RepoSpec, load_repo
@@ -70,9 +74,11 @@ def run(args: argparse.Namespace) -> int:
         )
         written: dict[str, list[str]] = {}
         tick = progress.counter("writing", len(result.objects))
+        sink = DirSink(out)  # the layout and the swap of apply --emit dir: the same tree
         try:
+            sink.recover()
             for site_id, objects in result.objects.items():
-                written[site_id] = write_site(out / site_id, dump_site(objects))
+                written[site_id], _ = sink.write_site(site_id, objects)
                 tick()
         except OSError as exc:
             progress.close()

@@ -34,8 +34,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -46,6 +45,7 @@ from gitops_edge.daemon.sitestate import SiteStates, SiteStatus
 from gitops_edge.daemon.source import ForcePush, Source, SourceError, Update
 from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.emit.kubesink import Fenced, OwnWrites
+from gitops_edge.emit.protocol import Sink, add_notes, capability_notes
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.client import KubeError
 from gitops_edge.live.progress import app_status, job_outcome
@@ -67,14 +67,8 @@ EXPECTED = (SourceError, KubeError, GitSinkError, OSError, NotLeader, Fenced)
 """Failures of the world (git, API, disk), logged without a traceback."""
 
 
-class LiveSink(Protocol):
-    """A sink that also reads back what it holds (every sink in :mod:`gitops_edge.sinks`)."""
-
-    def describe(self) -> str: ...
-
-    def emit(self, plan: Plan) -> EmitResult: ...
-
-    def read_live(self, *, now: datetime | None = None) -> LiveState: ...
+LiveSink = Sink
+"""Every sink reads back what it holds (:class:`gitops_edge.emit.protocol.Sink`)."""
 
 
 SHOWN = 10
@@ -110,11 +104,11 @@ class Controller:
         self,
         *,
         source: Source,
-        sink: LiveSink,
+        sink: Sink,
         queue: WorkQueue,
         metrics: Metrics,
         live_cache: LiveCache | None = None,
-        exclusive_sink: bool = True,
+        exclusive_sink: bool | None = None,
         sync_timeout: float = 60.0,
         may_write: Callable[[], bool] | None = None,
         edge_settle: float = 0.0,
@@ -126,8 +120,11 @@ class Controller:
         self.queue = queue
         self.metrics = metrics
         self.live_cache = live_cache
-        self.exclusive_sink = exclusive_sink
-        """File sinks (dir, git) hold one work tree: reads and writes of it never overlap."""
+        self.exclusive_sink = (
+            sink.capabilities.exclusive if exclusive_sink is None else exclusive_sink
+        )
+        """File sinks (dir, git) hold one work tree: reads and writes of it never overlap
+        (``capabilities.exclusive`` unless the caller says otherwise)."""
         self.sync_timeout = sync_timeout
         self.may_write = may_write
         """Checked just before emitting: a replica that lost its Lease must not write."""
@@ -164,6 +161,9 @@ class Controller:
                     result = self.sink.emit(plan)
             else:
                 result = self.sink.emit(plan)
+            add_notes(
+                result, capability_notes(plan, self.sink.capabilities, self.sink.describe())
+            )
         except Fenced as exc:
             error = str(exc)
             log.warning("reconcile stopped: not the leader any more", revision=revision, error=error)

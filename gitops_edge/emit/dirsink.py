@@ -23,14 +23,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gitops_edge.emit.protocol import Capabilities, Staged
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.inventory import now_utc
-from gitops_edge.live.snapshot import LiveState
+from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import Plan, SitePlan
 from gitops_edge.render.output import dump_site, read_site
 from gitops_edge.specs.k8s import is_dns1123_label
@@ -39,18 +39,14 @@ TMP = ".tmp-"
 OLD = ".old-"
 
 
-@dataclass(frozen=True)
-class Staged:
-    """One site of a staged run: written into ``.tmp-<site>``, or to be removed."""
-
-    site: str
-    remove: bool
-    written: int = 0
-    deleted: int = 0
-
-
 class DirSink:
-    """Rendered manifests under ``root/<site id>/``."""
+    """Rendered manifests under ``root/<site id>/``; a :class:`StagingSink`."""
+
+    capabilities = Capabilities(
+        reports_outcomes=False, stages=True, keeps_history=False, exclusive=True
+    )
+    """Files report nothing back (every wave goes at once), a run can be staged, a site
+    keeps only its newest eggo run, and the directory is one work tree."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -97,7 +93,9 @@ class DirSink:
                     if not e.name.startswith(".") and e.is_dir() and is_dns1123_label(e.name)
                 )
         return LiveState(
-            observed_at=now or now_utc(), objects=SitesOnDisk(self.root, names), has_nodes=False
+            observed_at=now or now_utc(),
+            objects=SitesOnDisk(self.root, names),
+            has_nodes=self.capabilities.reports_outcomes,
         )
 
     def emit(self, plan: Plan) -> EmitResult:
@@ -161,12 +159,35 @@ class DirSink:
         for item in staged:
             shutil.rmtree(self.root / f"{TMP}{item.site}", ignore_errors=True)
 
+    def write_site(self, site_id: str, objects: list[dict[str, Any]]) -> tuple[list[str], bool]:
+        """One site's objects, staged and swapped in at once: what ``render`` writes.
+
+        The same layout (:func:`~gitops_edge.render.output.dump_site`) and the same swap
+        as :meth:`emit`, so ``render --out X`` and ``apply --emit dir:X`` give the same
+        tree. A site whose files already hold these bytes is not touched. Returns the
+        file names and whether anything was written; call :meth:`recover` once first.
+        """
+        files = dump_site(objects)
+        if _holds(self.root / site_id, files):
+            return list(files), False
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self._write_files(site_id, files)
+            self._swap(site_id, self.root / f"{TMP}{site_id}")
+        except OSError:
+            shutil.rmtree(self.root / f"{TMP}{site_id}", ignore_errors=True)
+            raise
+        return list(files), True
+
     def _write(self, site_id: str, objects: list[dict[str, Any]]) -> None:
+        self._write_files(site_id, dump_site(objects))
+
+    def _write_files(self, site_id: str, files: dict[str, bytes]) -> None:
         tmp = self.root / f"{TMP}{site_id}"
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
-        for name, data in dump_site(objects).items():
+        for name, data in files.items():
             write_atomic(tmp / name, data)
 
     def _swap(self, site_id: str, new: Path | None) -> None:
@@ -246,6 +267,22 @@ class SitesOnDisk(dict[str, list[dict[str, Any]]]):
 
     def __repr__(self) -> str:
         return f"SitesOnDisk({os.fspath(self.root)!r}, {list(self)!r})"
+
+
+def _holds(site_dir: Path, files: dict[str, bytes]) -> bool:
+    """``site_dir`` holds exactly ``files`` (names and bytes), and nothing else."""
+    try:
+        with os.scandir(site_dir) as it:
+            names = {e.name for e in it}
+        if names != set(files):
+            return False
+        for name, data in files.items():
+            path = site_dir / name
+            if path.is_symlink() or path.read_bytes() != data:
+                return False
+    except OSError:
+        return False
+    return True
 
 
 def _kept(site: SitePlan) -> list[dict[str, Any]]:

@@ -1,22 +1,24 @@
 """``git:REPO#BRANCH`` — commit the rendered manifests to a branch (rendered-manifests pattern).
 
 A clone of REPO lives in a cache directory; each reconcile resets it to the remote
-branch, lets a :class:`DirSink` rewrite the changed sites in it, and makes one commit
-naming the sites and the source commit, then pushes. The branch is what Argo CD (or a
+branch, lets a directory sink rewrite the changed sites in it (``work_tree``: the same
+layout as ``dir:``, handed in by :mod:`gitops_edge.sinks` so that no sink imports
+another), and makes one commit naming the sites and the source commit, then pushes. The branch is what Argo CD (or a
 reviewer) reads; its history is the record of every reconcile.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import git
 
-from gitops_edge.emit.dirsink import DirSink
+from gitops_edge.emit.protocol import Capabilities, Sink
 from gitops_edge.emit.result import EmitResult
-from gitops_edge.live.snapshot import LiveState
+from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import Plan
 from gitops_edge.source.gitsafe import SAFE_ENV, check_url, git_call
 
@@ -28,7 +30,14 @@ class GitSinkError(Exception):
 
 
 class GitSink:
-    def __init__(self, remote: str, branch: str, *, cache_dir: Path) -> None:
+    capabilities = Capabilities(
+        reports_outcomes=False, stages=False, keeps_history=False, exclusive=True
+    )
+    """A branch reports nothing back and is one clone; its commits are the history."""
+
+    def __init__(
+        self, remote: str, branch: str, *, cache_dir: Path, work_tree: Callable[[Path], Sink]
+    ) -> None:
         problem = check_url(remote)
         if problem:
             raise GitSinkError(problem)
@@ -37,6 +46,7 @@ class GitSink:
         key = hashlib.sha256(f"{remote}#{self.branch}".encode()).hexdigest()[:12]
         self.workdir = cache_dir / "git-sink" / key
         self._repo: git.Repo | None = None
+        self._tree = work_tree(self.workdir)
 
     def describe(self) -> str:
         return f"git:{self.remote}#{self.branch}"
@@ -71,7 +81,7 @@ class GitSink:
 
     def read_live(self, *, now: datetime | None = None) -> LiveState:
         self._sync()
-        return DirSink(self.workdir).read_live(now=now)
+        return self._tree.read_live(now=now)
 
     def emit(self, plan: Plan) -> EmitResult:
         result = EmitResult(self.describe())
@@ -79,7 +89,7 @@ class GitSink:
             result.refused = plan.refused
             return result
         repo = self._sync()
-        inner = DirSink(self.workdir).emit(plan)
+        inner = self._tree.emit(plan)
         result.sites = inner.sites
         if not inner.ok:
             return result

@@ -1,7 +1,8 @@
 """``kube`` — server-side apply into the central API, as field manager ``gitops-edge``.
 
-Objects are applied in the plan's order (the namespace first) and deleted in reverse
-order. A conflict with another field manager is reported, not forced, unless the
+Objects are applied in render order (:func:`~gitops_edge.render.output.in_apply_order`:
+the namespace, the edge bundle, eggo, the Applications; the order ``render`` numbers
+files in) and deleted in reverse order. A conflict with another field manager is reported, not forced, unless the
 operator asked for ``--force-conflicts``; one site's failure never stops the others.
 Server-side apply is idempotent, so a run repeated after a crash converges without
 duplicates.
@@ -46,6 +47,7 @@ from gitops_edge.live.client import KubeClient, KubeError, Refused
 from gitops_edge.live.resources import resource_for
 from gitops_edge.live.state import SITE_LABEL
 from gitops_edge.plan.model import ObjectChange, Plan, obj_key
+from gitops_edge.render.output import apply_rank
 
 SOURCE_REVISION = "gitops-edge.io/source-revision"
 Key = tuple[str, str, str, str]
@@ -59,6 +61,10 @@ def revision_of(obj: dict[str, Any] | None) -> str:
     if not obj:
         return ""
     return str(((obj.get("metadata") or {}).get("annotations") or {}).get(SOURCE_REVISION) or "")
+
+
+def _rank(change: ObjectChange) -> int:
+    return apply_rank(change.desired or change.live or {})
 
 
 def _rv(obj: dict[str, Any]) -> str:
@@ -182,7 +188,7 @@ class KubeSink:
             return result
         for site in plan.emitting():
             res = result.site(site.site)
-            pending = site.pending()
+            pending = sorted(site.pending(), key=_rank)
             for change in [c for c in pending if c.action in ("create", "update")]:
                 api_version, kind, namespace, name = change.key
                 resource = resource_for(api_version, kind)

@@ -3,12 +3,15 @@
 Reviewers diff rendered output and the planner compares renders, so the same objects
 must give the same bytes on every run and every machine: key order is the objects'
 own (never re-sorted), the line width is unbounded, multi-line strings (eggo's
-``deploy.yaml``) are literal blocks. :func:`dump_site` is pure so every sink (a
-directory, a git branch) writes the same bytes; :func:`write_site` is the directory sink.
+``deploy.yaml``) are literal blocks. :func:`dump_site` is pure and is the one namer:
+``render``, the directory sink and the git sink all lay a site out through it (and
+write it through the directory sink's staged swap), so the same objects give the
+same tree whichever command wrote it.
 
-File names start with a 3-digit index in apply order so ``kubectl apply -f`` on the
-directory creates the namespace first; ``kustomization.yaml`` lists the same files
-for ``kubectl apply -k``.
+File names start with a 3-digit index in apply order (:func:`in_apply_order`: the
+namespace, the edge bundle, eggo, then the Applications, whatever order a plan lists
+them in) so ``kubectl apply -f`` on the directory creates the namespace first;
+``kustomization.yaml`` lists the same files for ``kubectl apply -k``.
 
 The YAML is written by :func:`emit_yaml`, a small emitter for plain data that is an
 order of magnitude faster than PyYAML's representer (10 000 sites are 100 MB of
@@ -20,15 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from gitops_edge.render.meta import COMPONENT
 from gitops_edge.specs.yamlsafe import load_document
 
 KUSTOMIZATION = "kustomization.yaml"
@@ -314,8 +316,43 @@ def file_name(index: int, obj: Mapping[str, Any], width: int = 3) -> str:
 _MAX_NAME = 160
 
 
+APPLY_RANK = {
+    "namespace": 0,
+    "edge-bundle": 1,
+    "eggo-config": 2,
+    "eggo-run": 2,
+    "eggo-operator": 2,
+    "application": 3,
+}
+"""Apply order by ``gitops-edge.io/component``: what a later group needs exists first.
+
+The namespace holds everything; the edge bundle brings Argo CD (and its CRDs) that the
+Applications need; eggo builds the cluster the Applications are delivered to. An
+object without a known component goes with the bundle (the bundle is the free-form part).
+"""
+_UNKNOWN_RANK = APPLY_RANK["edge-bundle"]
+
+
+def apply_rank(obj: Mapping[str, Any]) -> int:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return APPLY_RANK.get(str(labels.get(COMPONENT) or ""), _UNKNOWN_RANK)
+
+
+def in_apply_order(objects: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``objects`` in apply order, stable within each group (the render's own order).
+
+    A render lists them so already; a plan lists an eggo run's objects after the rest
+    (the planner decides them last), and this puts them back where the render has them.
+    """
+    return sorted(objects, key=apply_rank)
+
+
 def dump_site(objects: list[dict[str, Any]]) -> dict[str, bytes]:
-    """File name to content for one site's objects, plus the kustomization listing them."""
+    """File name to content for one site's objects, plus the kustomization listing them.
+
+    The objects are named in :func:`in_apply_order`, whatever order they come in.
+    """
+    objects = in_apply_order(objects)
     width = max(3, len(str(max(len(objects) - 1, 0))))
     files = {file_name(i, obj, width): dump_yaml(obj) for i, obj in enumerate(objects)}
     kustomization = {
@@ -324,41 +361,6 @@ def dump_site(objects: list[dict[str, Any]]) -> dict[str, bytes]:
         "resources": list(files),
     }
     return {**files, KUSTOMIZATION: dump_yaml(kustomization)}
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same directory and rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        Path(tmp).chmod(0o644)  # mkstemp makes it 0600; renders are not secret
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_site(site_dir: Path, files: Mapping[str, bytes]) -> list[str]:
-    """Write ``files`` into ``site_dir``; object files of an earlier render not in it go.
-
-    Only files named like rendered objects are removed, and only in this site's
-    directory; anything else there is left alone. Unchanged files are not rewritten.
-    Returns the names written or kept, in order.
-    """
-    site_dir.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        path = site_dir / name
-        try:
-            if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
-                continue
-        except OSError:
-            pass
-        write_atomic(path, data)
-    for stale in sorted(site_dir.iterdir()):
-        if stale.name not in files and _OBJECT_FILE.match(stale.name) and stale.is_file():
-            stale.unlink()
-    return list(files)
 
 
 def read_site(site_dir: Path) -> list[dict[str, Any]]:

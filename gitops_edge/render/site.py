@@ -3,7 +3,9 @@
 Work is keyed by site (ARCHITECTURE.md): a site that cannot be rendered gets its
 problems and no objects, and never holds back the others. The order of a site's
 objects is the order they can be applied in: the namespace, the edge bundle (Argo CD
-itself among it), eggo, then the Applications that Argo CD delivers.
+itself among it), eggo, then the Applications that Argo CD delivers; it is defined
+once, by :func:`gitops_edge.render.output.in_apply_order`, which every sink names and
+applies objects by, so a render and an apply lay a site out the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from gitops_edge.render.bundle import bundle_objects
 from gitops_edge.render.context import RenderContext, RenderError, site_namespace, spec_of
 from gitops_edge.render.eggo_job import DEPLOY, eggo_run_objects
 from gitops_edge.render.eggo_operator import eggops_objects
+from gitops_edge.render.output import in_apply_order
 from gitops_edge.specs.repo import RepoSpec
 from gitops_edge.specs.sites import PROVINCES, Site
 
@@ -75,7 +78,7 @@ def render_site(site: Site, ctx: RenderContext) -> list[dict[str, Any]]:
         for i, obj in enumerate(application_objects(site, ctx))
     )
     _check_unique(pairs)
-    return [meta.finish(obj, ctx.revision) for _, obj in pairs]
+    return in_apply_order(meta.finish(obj, ctx.revision) for _, obj in pairs)
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str, str]:

@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from gitops_edge.render.output import KUSTOMIZATION, dump_site, dump_yaml, read_site, write_site
+from gitops_edge.emit.dirsink import DirSink
+from gitops_edge.render.output import KUSTOMIZATION, dump_site, dump_yaml, read_site
 
 
 def objs() -> list[dict[str, Any]]:
@@ -43,21 +44,42 @@ def test_dump_site_names_files_in_apply_order() -> None:
     assert dump_site(objs()) == files
 
 
-def test_write_site_replaces_atomically_and_drops_stale_objects(tmp_path: Path) -> None:
+def test_write_site_swaps_the_site_in_whole(tmp_path: Path) -> None:
+    """``render`` writes a site like ``apply --emit dir``: the whole directory is swapped."""
     site = tmp_path / "gd"
     site.mkdir()
     (site / "005-configmap-old.yaml").write_text("old")
     (site / "notes.txt").write_text("mine")
-    write_site(site, dump_site(objs()))
-    names = sorted(p.name for p in site.iterdir())
-    assert names == [
+    sink = DirSink(tmp_path)
+    names, wrote = sink.write_site("gd", objs())
+    assert wrote and names == list(dump_site(objs()))
+    assert sorted(p.name for p in site.iterdir()) == [
         "000-namespace-edge-gd.yaml",
         "001-configmap-eggo-deploy-0123456789.yaml",
         KUSTOMIZATION,
-        "notes.txt",
     ]
     assert read_site(site) == objs()
     assert (site / "000-namespace-edge-gd.yaml").stat().st_mode & 0o777 == 0o644
+    before = (site / KUSTOMIZATION).stat().st_ino
+    assert sink.write_site("gd", objs()) == (names, False)  # same bytes: not touched
+    assert (site / KUSTOMIZATION).stat().st_ino == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gd"]
+
+
+def test_objects_are_named_in_apply_order_whatever_order_they_come_in() -> None:
+    ns, cm = objs()
+    app = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "base", "labels": {"gitops-edge.io/component": "application"}},
+    }
+    ns["metadata"]["labels"] = {"gitops-edge.io/component": "namespace"}
+    cm["metadata"]["labels"] = {"gitops-edge.io/component": "eggo-config"}
+    assert list(dump_site([app, cm, ns]))[:3] == [
+        "000-namespace-edge-gd.yaml",
+        "001-configmap-eggo-deploy-0123456789.yaml",
+        "002-application-base.yaml",
+    ]
 
 
 def test_many_objects_widen_the_index() -> None:
