@@ -1,0 +1,57 @@
+"""Federation settings: off by default, complete when on, errors that name the field."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from gitops_edge.specs.opsrepo import DEFAULT_SETTINGS, KarmadaSettings
+from gitops_edge.specs.province import SiteKarmada
+
+FULL = {
+    "enabled": True,
+    "apiServer": "https://karmada.example:5443",
+    "kubeconfigSecret": {"namespace": "gitops-edge", "name": "karmada-kubeconfig"},
+    "registrationImage": {"amd64": "r/karmadactl:v1.18.2", "arm64": "r/karmadactl:v1.18.2-arm64"},
+    "proxy": "http://proxy.gd.example:3128",
+}
+
+
+def test_off_by_default() -> None:
+    assert DEFAULT_SETTINGS.spec.federation.karmada.enabled is False
+
+
+def test_complete_settings_are_accepted() -> None:
+    k = KarmadaSettings.model_validate(FULL)
+    assert k.kubeconfigSecret is not None and k.kubeconfigSecret.key == "kubeconfig"
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"apiServer": None}, "needs apiServer"),
+        ({"kubeconfigSecret": None, "registrationImage": None}, "kubeconfigSecret, registrationImage"),
+        ({"apiServer": "http://k:5443"}, "must be an https:// URL"),
+        ({"proxy": "socks5://p:1080"}, "http:// or https://"),
+        ({"proxy": "http://u:pw@p:3128"}, "credentials"),
+        ({"registrationImage": "bad image"}, "without spaces"),
+        ({"kubeconfigSecret": {"namespace": "Bad_NS", "name": "k"}}, "namespace"),
+        ({"extra": 1}, "extra"),
+    ],
+)
+def test_bad_settings_say_what_to_fix(change: dict[str, object], needle: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        KarmadaSettings.model_validate({**FULL, **change})
+    assert needle in str(err.value)
+
+
+def test_disabled_needs_nothing() -> None:
+    assert KarmadaSettings.model_validate({"enabled": False}).apiServer is None
+
+
+def test_site_labels_cannot_take_computed_keys() -> None:
+    assert SiteKarmada.model_validate({"clusterLabels": {"tier": "core"}}).enabled is None
+    with pytest.raises(ValidationError, match="region: gitops-edge sets"):
+        SiteKarmada.model_validate({"clusterLabels": {"region": "x"}})
+    with pytest.raises(ValidationError, match="label key"):
+        SiteKarmada.model_validate({"clusterLabels": {"Bad Key": "x"}})
