@@ -30,7 +30,10 @@ def test_complete_settings_are_accepted() -> None:
     ("change", "needle"),
     [
         ({"apiServer": None}, "needs apiServer"),
-        ({"kubeconfigSecret": None, "registrationImage": None}, "kubeconfigSecret, registrationImage"),
+        (
+            {"kubeconfigSecret": None, "registrationImage": None},
+            "kubeconfigSecret, registrationImage",
+        ),
         ({"apiServer": "http://k:5443"}, "must be an https:// URL"),
         ({"proxy": "socks5://p:1080"}, "http:// or https://"),
         ({"proxy": "http://u:pw@p:3128"}, "credentials"),

@@ -1,0 +1,156 @@
+"""karmada-apiserver: a second API server, reached through the same :class:`KubeClient`.
+
+The daemon's credentials for it live in a Secret of the central cluster
+(``spec.federation.karmada.kubeconfigSecret``), read at connect time and never
+written anywhere else, so rotating them is replacing that Secret. Everything else
+(retries, the circuit breaker, error messages) is the central client's.
+
+``Cluster`` (``cluster.karmada.io/v1alpha1``) is served by karmada-aggregated-apiserver
+(no CRD upstream; its schema is ``api/openapi-spec/swagger.json``, karmada-io/karmada
+0533b555). gitops-edge never creates one: karmada-agent does, on registration.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+
+from gitops_edge.kinds import SECRETS, Resource
+from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
+from gitops_edge.specs.opsrepo import KarmadaSettings
+
+CLUSTERS = Resource("cluster.karmada.io", "v1alpha1", "clusters", "Cluster", False)
+RESOURCE_BINDINGS = Resource(
+    "work.karmada.io", "v1alpha2", "resourcebindings", "ResourceBinding", True
+)
+POLICY_RESOURCES = {
+    "PropagationPolicy": Resource(
+        "policy.karmada.io", "v1alpha1", "propagationpolicies", "PropagationPolicy", True
+    ),
+    "ClusterPropagationPolicy": Resource(
+        "policy.karmada.io",
+        "v1alpha1",
+        "clusterpropagationpolicies",
+        "ClusterPropagationPolicy",
+        False,
+    ),
+    "OverridePolicy": Resource(
+        "policy.karmada.io", "v1alpha1", "overridepolicies", "OverridePolicy", True
+    ),
+    "ClusterOverridePolicy": Resource(
+        "policy.karmada.io", "v1alpha1", "clusteroverridepolicies", "ClusterOverridePolicy", False
+    ),
+}
+
+
+def kubeconfig_from_secret(central: KubeClient, settings: KarmadaSettings) -> dict[str, Any]:
+    """The kubeconfig for karmada-apiserver, read from its Secret in the central cluster."""
+    ref = settings.kubeconfigSecret
+    if ref is None:
+        raise KubeError("spec.federation.karmada.kubeconfigSecret is not set in gitops-edge.yaml")
+    where = f"Secret {ref.namespace}/{ref.name}"
+    secret = central.get(SECRETS, ref.name, namespace=ref.namespace)
+    if secret is None:
+        raise KubeError(
+            f"{where} (spec.federation.karmada.kubeconfigSecret) does not exist: create it with "
+            f"kubectl -n {ref.namespace} create secret generic {ref.name} "
+            f"--from-file={ref.key}=karmada-apiserver.config"
+        )
+    raw = (secret.get("data") or {}).get(ref.key)
+    if not isinstance(raw, str):
+        raise KubeError(f"{where} has no data key {ref.key!r}; put the kubeconfig under that key")
+    try:
+        config = yaml.safe_load(base64.b64decode(raw, validate=True))
+    except (binascii.Error, yaml.YAMLError, UnicodeDecodeError):
+        raise KubeError(f"{where} key {ref.key!r} is not a base64-encoded kubeconfig") from None
+    if not isinstance(config, dict):
+        raise KubeError(f"{where} key {ref.key!r} is not a kubeconfig (a YAML mapping)")
+    return config
+
+
+def client_from_kubeconfig(
+    config: Mapping[str, Any], *, retry: RetryPolicy | None = None, timeout: float = 30.0
+) -> KubeClient:
+    """A :class:`KubeClient` for the kubeconfig's current context."""
+    configuration = k8s.Configuration()
+    try:
+        k8s_config.load_kube_config_from_dict(  # type: ignore[no-untyped-call]
+            config_dict=dict(config), client_configuration=configuration
+        )
+    except (ConfigException, KeyError, TypeError) as exc:
+        raise KubeError(f"the karmada-apiserver kubeconfig cannot be used: {exc}") from None
+    configuration.retries = 0
+    return KubeClient(k8s.ApiClient(configuration), retry=retry, timeout=timeout)
+
+
+def connect_karmada(
+    central: KubeClient, settings: KarmadaSettings, *, retry: RetryPolicy | None = None
+) -> KubeClient:
+    """The daemon's client for karmada-apiserver (credentials from the central Secret)."""
+    return client_from_kubeconfig(kubeconfig_from_secret(central, settings), retry=retry)
+
+
+@dataclass(frozen=True)
+class LabelResult:
+    cluster: str
+    outcome: str
+    """``applied``, ``unchanged`` or ``not registered`` (no Cluster: nothing is created)."""
+
+
+def apply_cluster_labels(
+    karmada: KubeClient, name: str, labels: Mapping[str, str], *, dry_run: bool = False
+) -> LabelResult:
+    """Server-side apply ``metadata.labels`` of an existing Cluster; never create one.
+
+    The apply carries only ``metadata.labels`` under field manager ``gitops-edge``, so
+    labels others set stay theirs, and a label gitops-edge no longer wants is removed
+    by the apply itself. An absent Cluster (not registered yet, or unregistered) is
+    reported, not created: the Cluster belongs to karmada-agent. A Cluster deleted in
+    the instant between the read and the apply would be re-created label-only; the
+    next read reports it, and karmada-agent re-registers on top of it.
+    """
+    current = karmada.get(CLUSTERS, name)
+    if current is None:
+        return LabelResult(name, "not registered")
+    have = (current.get("metadata") or {}).get("labels") or {}
+    if all(have.get(k) == v for k, v in labels.items()) and _owned(current) == set(labels):
+        return LabelResult(name, "unchanged")
+    body = {
+        "apiVersion": CLUSTERS.api_version,
+        "kind": CLUSTERS.kind,
+        "metadata": {"name": name, "labels": dict(labels)},
+    }
+    karmada.apply(body, CLUSTERS, force=True, dry_run=dry_run)
+    return LabelResult(name, "applied")
+
+
+def _owned(obj: dict[str, Any]) -> set[str]:
+    """Label keys field manager ``gitops-edge`` owns on ``obj`` (from managedFields)."""
+    out: set[str] = set()
+    for entry in (obj.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") != "gitops-edge" or entry.get("operation") != "Apply":
+            continue
+        labels = ((entry.get("fieldsV1") or {}).get("f:metadata") or {}).get("f:labels") or {}
+        out.update(k.removeprefix("f:") for k in labels)
+    return out
+
+
+def registered(karmada: KubeClient, name: str) -> dict[str, Any] | None:
+    """The site's Cluster, when registered (the one definition of "registered")."""
+    return karmada.get(CLUSTERS, name)
+
+
+def cluster_ready(cluster: Mapping[str, Any]) -> bool | None:
+    """The Cluster's Ready condition (written by karmada-agent): True, False or unknown."""
+    for cond in (cluster.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return {"True": True, "False": False}.get(str(cond.get("status")))
+    return None
