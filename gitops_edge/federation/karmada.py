@@ -23,7 +23,9 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
-from gitops_edge.kinds import SECRETS, Resource
+from gitops_edge.federation.documents import FederationDocs
+from gitops_edge.federation.policies import desired_policy
+from gitops_edge.kinds import SECRETS, Resource, resource_for
 from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
 from gitops_edge.specs.opsrepo import KarmadaSettings
 
@@ -154,3 +156,40 @@ def cluster_ready(cluster: Mapping[str, Any]) -> bool | None:
         if cond.get("type") == "Ready":
             return {"True": True, "False": False}.get(str(cond.get("status")))
     return None
+
+
+def resource_of(body: Mapping[str, Any]) -> Resource:
+    """The REST resource of a ``federation/`` document (a policy or a managed kind)."""
+    kind = str(body.get("kind"))
+    if body.get("apiVersion") == "policy.karmada.io/v1alpha1" and kind in POLICY_RESOURCES:
+        return POLICY_RESOURCES[kind]
+    res = resource_for(str(body.get("apiVersion")), kind)
+    if res is None:
+        raise KubeError(f"{body.get('apiVersion')} {kind} is not a kind gitops-edge federates")
+    return res
+
+
+def apply_federation(
+    karmada: KubeClient,
+    docs: FederationDocs,
+    cluster_waves: Mapping[str, int],
+    released_through: int | None,
+    *,
+    dry_run: bool = False,
+) -> list[str]:
+    """Server-side apply every template, then every policy as gitops-edge completes it.
+
+    Templates go first so a policy never propagates a template that is not there yet.
+    Nothing is deleted here: removing what left ``federation/`` needs the deletion
+    guard of the central pipeline, and an incomplete load (any problem) must never be
+    read as "everything else was removed".
+    """
+    applied = []
+    for doc in docs.templates:
+        karmada.apply(dict(doc.body), resource_of(doc.body), dry_run=dry_run)
+        applied.append(f"{doc.kind} {doc.namespace or ''}/{doc.name}".replace(" /", " "))
+    for doc in docs.policies:
+        body = desired_policy(doc.body, cluster_waves, released_through)
+        karmada.apply(body, resource_of(body), dry_run=dry_run)
+        applied.append(f"{doc.kind} {doc.namespace or ''}/{doc.name}".replace(" /", " "))
+    return applied

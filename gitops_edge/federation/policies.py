@@ -78,3 +78,54 @@ def desired_policy(
 ) -> dict[str, Any]:
     """The policy as gitops-edge applies it: tolerations, then waves."""
     return with_waves(with_tolerations(policy), held_clusters(cluster_waves, released_through))
+
+
+def _matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """A Kubernetes label selector (matchLabels, matchExpressions) against labels."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        present = key in labels
+        if op == "In" and not (present and labels[key] in values):
+            return False
+        if op == "NotIn" and present and labels[key] in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def _affinity_matches(affinity: Mapping[str, Any], name: str, labels: Mapping[str, str]) -> bool:
+    names = affinity.get("clusterNames") or []
+    if names and name not in names:
+        return False
+    if name in (affinity.get("exclude") or []):
+        return False
+    selector = affinity.get("labelSelector")
+    return selector is None or _matches(selector, labels)
+
+
+def placement_clusters(
+    policy: Mapping[str, Any], clusters: Mapping[str, Mapping[str, str]]
+) -> list[str]:
+    """The clusters a propagation policy's cluster affinity admits, from their labels.
+
+    What ``plan`` shows before karmada-scheduler decides: clusterAffinity (names,
+    exclude, label selector; no affinity admits every cluster), or the first of
+    ``clusterAffinities`` that admits any cluster (the scheduler tries them in order,
+    falling back when one has no feasible cluster). ``fieldSelector``, spread
+    constraints and replica division are the scheduler's and not previewed.
+    """
+    placement = (policy.get("spec") or {}).get("placement") or {}
+    groups = placement.get("clusterAffinities")
+    if groups:
+        for group in groups:
+            hit = sorted(n for n, lab in clusters.items() if _affinity_matches(group, n, lab))
+            if hit:
+                return hit
+        return []
+    affinity = placement.get("clusterAffinity") or {}
+    return sorted(n for n, lab in clusters.items() if _affinity_matches(affinity, n, lab))
