@@ -16,6 +16,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import yaml
@@ -23,11 +24,32 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
+from gitops_edge.federation.bootstrap import (
+    DEFAULT_TTL,
+    ca_cert_hash,
+    kubeconfig_ca,
+    new_token,
+    token_secret,
+)
 from gitops_edge.federation.documents import FederationDocs
+from gitops_edge.federation.labels import cluster_name, federated
 from gitops_edge.federation.policies import desired_policy
-from gitops_edge.kinds import SECRETS, Resource, resource_for
+from gitops_edge.federation.registration import (
+    CA_HASH_KEY,
+    COMPONENT,
+    FEDERATION_LABEL,
+    TOKEN_KEY,
+    TOKEN_SECRET,
+    Registration,
+    registration_job,
+    registration_state,
+)
+from gitops_edge.kinds import JOBS, SECRETS, Resource, resource_for
 from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
+from gitops_edge.render import meta
+from gitops_edge.render.context import RenderContext, site_namespace
 from gitops_edge.specs.opsrepo import KarmadaSettings
+from gitops_edge.specs.sites import Site
 
 CLUSTERS = Resource("cluster.karmada.io", "v1alpha1", "clusters", "Cluster", False)
 RESOURCE_BINDINGS = Resource(
@@ -150,14 +172,6 @@ def registered(karmada: KubeClient, name: str) -> dict[str, Any] | None:
     return karmada.get(CLUSTERS, name)
 
 
-def cluster_ready(cluster: Mapping[str, Any]) -> bool | None:
-    """The Cluster's Ready condition (written by karmada-agent): True, False or unknown."""
-    for cond in (cluster.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return {"True": True, "False": False}.get(str(cond.get("status")))
-    return None
-
-
 def resource_of(body: Mapping[str, Any]) -> Resource:
     """The REST resource of a ``federation/`` document (a policy or a managed kind)."""
     kind = str(body.get("kind"))
@@ -193,3 +207,76 @@ def apply_federation(
         karmada.apply(body, resource_of(body), dry_run=dry_run)
         applied.append(f"{doc.kind} {doc.namespace or ''}/{doc.name}".replace(" /", " "))
     return applied
+
+
+def registration_jobs(central: KubeClient, site: Site, ctx: RenderContext) -> list[dict[str, Any]]:
+    """The site's registration Jobs in its namespace on the central cluster, newest last."""
+    selector = f"{meta.SITE}={site.id},{FEDERATION_LABEL}={COMPONENT}"
+    jobs, _ = central.list(JOBS, namespace=site_namespace(site, ctx), label_selector=selector)
+    return sorted(jobs, key=lambda j: str(j["metadata"].get("creationTimestamp", "")))
+
+
+def reconcile_registration(
+    central: KubeClient,
+    karmada: KubeClient,
+    kubeconfig: Mapping[str, Any],
+    site: Site,
+    ctx: RenderContext,
+    *,
+    eggo_objects: list[dict[str, Any]],
+    now: datetime,
+    reports: Mapping[str, str] | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+    dry_run: bool = False,
+) -> Registration:
+    """One registration step for one site; what it did (or would do) as a Registration.
+
+    ``to register``: mint a bootstrap token in karmada-apiserver, hand it (and the CA
+    hash) to the site as the ``karmada-bootstrap`` Secret in its central namespace
+    (KubeEdge syncs it to the edge node), emit the registration Job. ``registered``:
+    the site's copy of the token is deleted. Nothing else is ever retried by itself.
+    The token is in no return value, message or log line.
+    """
+    name = cluster_name(site)
+    cluster = registered(karmada, name) if federated(site, ctx.settings) else None
+    jobs = registration_jobs(central, site, ctx) if cluster is None else []
+    state = registration_state(
+        site,
+        ctx,
+        eggo_objects=eggo_objects,
+        cluster=cluster,
+        job=jobs[-1] if jobs else None,
+        reports=reports,
+    )
+    namespace = site_namespace(site, ctx) if site.valid else ""
+    if state.state == "registered" and not dry_run:
+        central.delete(SECRETS, TOKEN_SECRET, namespace=namespace)
+        return state
+    if state.state != "to register":
+        return state
+    job = registration_job(site, ctx)
+    if dry_run:
+        return Registration(name, "to register", f"would create Job {job['metadata']['name']}")
+    ca_hash = ca_cert_hash(kubeconfig_ca(dict(kubeconfig)))
+    token_id, token_value = new_token()
+    karmada.apply(
+        token_secret(token_id, token_value, now=now, ttl=ttl, site=site.id), SECRETS, force=True
+    )
+    handed = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": TOKEN_SECRET,
+            "namespace": namespace,
+            "labels": {meta.SITE: site.id, FEDERATION_LABEL: COMPONENT},
+            "annotations": {"gitops-edge.io/token-expires": (now + ttl).isoformat()},
+        },
+        "type": "Opaque",
+        "data": {
+            TOKEN_KEY: base64.b64encode(f"{token_id}.{token_value}".encode()).decode(),
+            CA_HASH_KEY: base64.b64encode(ca_hash.encode()).decode(),
+        },
+    }
+    central.apply(handed, SECRETS, force=True)
+    central.apply(job, JOBS, force=True)
+    return Registration(name, "registering", f"Job {job['metadata']['name']} created")

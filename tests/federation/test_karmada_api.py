@@ -20,10 +20,10 @@ from gitops_edge.federation.karmada import (
     POLICY_RESOURCES,
     apply_cluster_labels,
     apply_federation,
-    cluster_ready,
     connect_karmada,
     registered,
 )
+from gitops_edge.federation.registration import cluster_ready
 from gitops_edge.kinds import DAEMONSETS
 from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
 from gitops_edge.specs.opsrepo import KarmadaSettings
