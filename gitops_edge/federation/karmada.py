@@ -228,6 +228,7 @@ def reconcile_registration(
     reports: Mapping[str, str] | None = None,
     ttl: timedelta = DEFAULT_TTL,
     dry_run: bool = False,
+    edge_online: bool = True,
 ) -> Registration:
     """One registration step for one site; what it did (or would do) as a Registration.
 
@@ -254,6 +255,10 @@ def reconcile_registration(
         return state
     if state.state != "to register":
         return state
+    if not edge_online:
+        return Registration(
+            name, "deferred", "no edge node of the site is online; registers when one is back"
+        )
     job = registration_job(site, ctx)
     if dry_run:
         return Registration(name, "to register", f"would create Job {job['metadata']['name']}")

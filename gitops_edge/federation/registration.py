@@ -69,7 +69,13 @@ CLEANUP_HINT = (
 )
 
 State = Literal[
-    "not federated", "waiting for eggo", "to register", "registering", "half-done", "registered"
+    "not federated",
+    "waiting for eggo",
+    "deferred",
+    "to register",
+    "registering",
+    "half-done",
+    "registered",
 ]
 
 
