@@ -44,6 +44,12 @@ from gitops_edge.federation.registration import (
     registration_job,
     registration_state,
 )
+from gitops_edge.federation.unregistration import COMPONENT as UNREGISTER
+from gitops_edge.federation.unregistration import (
+    Unregistration,
+    unregistration_job,
+    unregistration_state,
+)
 from gitops_edge.kinds import JOBS, SECRETS, Resource, resource_for
 from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
 from gitops_edge.render import meta
@@ -285,3 +291,35 @@ def reconcile_registration(
     central.apply(handed, SECRETS, force=True)
     central.apply(job, JOBS, force=True)
     return Registration(name, "registering", f"Job {job['metadata']['name']} created")
+
+
+def reconcile_unregistration(
+    central: KubeClient,
+    karmada: KubeClient,
+    site_id: str,
+    namespace: str,
+    eggo_objects: list[dict[str, Any]],
+    images: Mapping[str, str] | str,
+    *,
+    dry_run: bool = False,
+) -> Unregistration:
+    """One unregistration step for a removed or ``Cleanup`` site (see :mod:`.unregistration`)."""
+    cluster = registered(karmada, site_id)
+    job = None
+    if cluster is not None:
+        selector = f"{meta.SITE}={site_id},{FEDERATION_LABEL}={UNREGISTER}"
+        jobs, _ = central.list(JOBS, namespace=namespace, label_selector=selector)
+        job = jobs[-1] if jobs else None
+    state = unregistration_state(site_id, cluster=cluster, job=job)
+    if state.state != "to unregister":
+        return state
+    body = unregistration_job(site_id, eggo_objects, images)
+    if body is None:
+        return Unregistration(
+            site_id,
+            "failed",
+            "no eggo run record to place the unregister Job; run karmadactl unregister by hand",
+        )
+    if not dry_run:
+        central.apply(body, JOBS, force=True)
+    return Unregistration(site_id, "unregistering", f"Job {body['metadata']['name']} created")

@@ -246,3 +246,57 @@ def test_registration_end_to_end_on_two_api_servers(
     assert live["metadata"]["labels"]["region"] == "south"
     assert live["metadata"]["labels"]["arch"] == "arm64"
     assert token_value not in caplog.text
+
+
+def test_a_removed_site_is_unregistered_before_cleanup(
+    site: tuple[Site, RenderContext],
+    kube_api: KubeAPIServer,
+    karmada_api: KubeAPIServer,
+    tmp_path: Path,
+) -> None:
+    from gitops_edge.federation.karmada import reconcile_unregistration
+    from gitops_edge.federation.unregistration import cleanup_hold
+
+    gd, ctx = site
+    eggo = _eggo(gd, ctx, "Complete")
+    kube_api.store.seed(eggo)
+    cluster = {
+        "apiVersion": "cluster.karmada.io/v1alpha1",
+        "kind": "Cluster",
+        "metadata": {"name": "guangdong"},
+        "spec": {"syncMode": "Pull"},
+    }
+    karmada_api.store.put(cluster)
+    central = KubeClient(kube_api.api_client(), retry=FAST)
+    config = yaml.safe_load(karmada_api.kubeconfig(tmp_path / "k.config").read_text())
+    karmada = client_from_kubeconfig(config, retry=FAST)
+    images = {"arm64": "r/karmadactl:arm64"}
+
+    assert cleanup_hold("guangdong", cluster) is not None
+    first = reconcile_unregistration(central, karmada, "guangdong", "edge-guangdong", eggo, images)
+    assert first.state == "unregistering" and first.holds_cleanup
+    (job,) = [
+        j
+        for j in kube_api.store.list("batch/v1", "Job", "edge-guangdong")
+        if j["metadata"]["name"].startswith("karmada-unregister-")
+    ]
+    pod = job["spec"]["template"]["spec"]
+    eggo_pod = eggo[1]["spec"]["template"]["spec"]
+    assert pod["nodeName"] == eggo_pod["nodeName"] and pod["tolerations"] == eggo_pod["tolerations"]
+    assert pod["containers"][0]["image"] == "r/karmadactl:arm64"
+    assert pod["containers"][0]["command"] == [
+        "karmadactl", "unregister", "guangdong", "--cluster-kubeconfig", ADMIN_CONF,
+    ]  # fmt: skip
+    again = reconcile_unregistration(central, karmada, "guangdong", "edge-guangdong", eggo, images)
+    assert again.state == "unregistering"  # the same Job, not a second one
+    job["status"] = {
+        "failed": 1,
+        "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}],
+    }
+    kube_api.store.put(job)
+    failed = reconcile_unregistration(central, karmada, "guangdong", "edge-guangdong", eggo, images)
+    assert failed.state == "failed" and "by hand" in failed.detail and failed.holds_cleanup
+    karmada_api.store.delete("cluster.karmada.io/v1alpha1", "Cluster", "guangdong")
+    done = reconcile_unregistration(central, karmada, "guangdong", "edge-guangdong", eggo, images)
+    assert done.state == "unregistered" and not done.holds_cleanup
+    assert cleanup_hold("guangdong", None) is None
