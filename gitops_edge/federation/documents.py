@@ -11,6 +11,7 @@ found, and the caller then must not remove anything from karmada-apiserver.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,12 @@ def load_federation(root: Path, limits: Limits = DEFAULT_LIMITS) -> FederationDo
     policies: list[FederatedDoc] = []
     problems: list[Problem] = []
     seen: dict[tuple[str, str, str, str], str] = {}
+    problems.extend(
+        Problem(
+            rel, "", "is a symlinked directory, which is not followed; make it a real directory"
+        )
+        for rel in _symlinked_dirs(root)
+    )
     for path in iter_yaml_files(root, FEDERATION_DIR):
         rel = yamlsafe.relpath(root, path)
         try:
@@ -119,6 +126,18 @@ def load_federation(root: Path, limits: Limits = DEFAULT_LIMITS) -> FederationDo
             seen[doc.key] = where
             (policies if doc.is_policy else templates).append(doc)
     return FederationDocs(tuple(templates), tuple(policies), tuple(sorted(problems)))
+
+
+def _symlinked_dirs(root: Path) -> Iterator[str]:
+    """Directories of ``federation/`` that are symlinks: never read, so never silently skipped."""
+    base = root / FEDERATION_DIR
+    if base.is_symlink():
+        yield FEDERATION_DIR
+        return
+    for dirpath, dirnames, _files in os.walk(base, followlinks=False):
+        for name in sorted(dirnames):
+            if Path(dirpath, name).is_symlink():
+                yield yamlsafe.relpath(root, Path(dirpath, name))
 
 
 def document_problems(body: Any) -> Iterator[tuple[str, str]]:

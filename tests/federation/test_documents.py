@@ -145,3 +145,15 @@ def test_validate_reports_federation_problems_as_repo_problems(tmp_path: Path) -
     repo = load_repo(root)
     found = [p for p in repo.problems if p.file == "federation/app.yaml"]
     assert [(p.field, p.line) for p in found] == [("spec.placement.clusterToleration", 7)]
+
+
+def test_a_symlinked_federation_directory_is_a_problem_not_an_empty_federation(
+    tmp_path: Path,
+) -> None:
+    real = tmp_path / "elsewhere"
+    real.mkdir()
+    (real / "app.yaml").write_text(POLICY + "    {}\n")
+    (tmp_path / "federation").symlink_to(real)
+    docs = load_federation(tmp_path)
+    assert not docs.complete
+    assert [p.file for p in docs.problems] == ["federation"]
