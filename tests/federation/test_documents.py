@@ -42,7 +42,7 @@ def test_sample_federation_is_valid_against_the_code_and_the_reference_schemas()
     docs = load_federation(SAMPLE)
     assert docs.complete and not docs.problems
     assert {d.kind for d in docs.policies} == {"PropagationPolicy", "OverridePolicy"}
-    assert [d.kind for d in docs.templates] == ["DaemonSet"]
+    assert [d.kind for d in docs.templates] == ["Namespace", "DaemonSet"]
     for doc in docs.policies:
         _, upstream = served_version(doc.kind)
         assert list(unknown_fields(doc.body, upstream)) == []

@@ -133,6 +133,7 @@ def test_the_sample_federation_is_applied_with_tolerations_and_waves(
     waves = {"guangdong": 1, "guangxi": 2, "hainan": 2}
     applied = apply_federation(karmada, docs, waves, released_through=1)
     assert applied == [
+        "Namespace monitoring",
         "DaemonSet monitoring/node-exporter",
         "PropagationPolicy monitoring/node-exporter",
         "OverridePolicy monitoring/node-exporter-mirror",
