@@ -9,10 +9,17 @@ and so on, and a site edit in Git moves its cluster in or out of a policy.
 
 from __future__ import annotations
 
-from gitops_edge.render.context import spec_of
 from gitops_edge.specs.eggo import K8S_ARCH
 from gitops_edge.specs.opsrepo import OpsRepo
+from gitops_edge.specs.province import ProvinceSpec
 from gitops_edge.specs.sites import PROVINCES, Site
+
+
+def spec_of(site: Site) -> ProvinceSpec:
+    """The valid site's spec (this module is loaded by the repo loader, before render)."""
+    if site.spec is None or site.problems:
+        raise ValueError(f"site {site.id!r} is not valid")
+    return site.spec.spec
 
 
 def federated(site: Site, settings: OpsRepo) -> bool:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from gitops_edge.specs.opsrepo import DEFAULT_SETTINGS, KarmadaSettings
 from gitops_edge.specs.province import SiteKarmada
+from gitops_edge.specs.repo import load_repo
+from tests.builders import province, write_settings, write_site
 
 FULL = {
     "enabled": True,
@@ -58,3 +62,16 @@ def test_site_labels_cannot_take_computed_keys() -> None:
         SiteKarmada.model_validate({"clusterLabels": {"region": "x"}})
     with pytest.raises(ValidationError, match="label key"):
         SiteKarmada.model_validate({"clusterLabels": {"Bad Key": "x"}})
+
+
+def test_validate_names_a_federated_arch_without_registration_image(tmp_path: Path) -> None:
+    settings = {**FULL, "registrationImage": {"amd64": "r/karmadactl:v1.18.2"}}
+    write_settings(tmp_path, {"federation": {"karmada": settings}})
+    write_site(tmp_path, "guangdong", province("gd"))  # arm64 masters
+    write_site(tmp_path, "guangxi", province("gx", federation={"karmada": {"enabled": False}}))
+    repo = load_repo(tmp_path)
+    assert all(s.valid for s in repo.sites)
+    (p,) = [p for p in repo.problems if "registrationImage" in p.field]
+    assert p.file == "gitops-edge.yaml"
+    assert "'arm64'" in p.message and "guangdong" in p.message and "guangxi" not in p.message
+    assert "add registrationImage.arm64" in p.message
