@@ -23,6 +23,7 @@ SUMMARIES = {
     "apply": "one reconcile: plan, then emit",
     "run": "the daemon: watch the repo and the fleet, reconcile on every event",
     "status": "per-site state: edge node online, eggo and Argo CD progress, delivery",
+    "federation": "Karmada federation: registration, cluster labels, placement per site",
     "schemas": "write the JSON Schemas of ProvinceCluster and OpsRepo",
     "init": "scaffold an ops repo: settings, one province, the schemas, a CI job",
     "completion": "print a shell completion script (bash, zsh or fish)",

@@ -18,6 +18,9 @@ from gitops_edge.specs.eggo import DeployConfig, exact
 
 API_VERSION = "gitops-edge.io/v1alpha1"
 SITE_LABEL = "gitops-edge.io/site"
+CLUSTER_LABEL_KEYS = ("site", "province", "region", "arch", "wave")
+"""Karmada Cluster labels computed from the site (so policies select ``region=south``);
+``clusterLabels`` may not set them."""
 MAX_SITE_ID = 48
 """Leaves room for the namespace prefix and the longest derived object name."""
 
@@ -178,6 +181,36 @@ class Rollout(_Spec):
     wave: int = Field(0, ge=0, le=1000, description="lower waves go first")
 
 
+class SiteKarmada(_Spec):
+    """This site's membership of the Karmada federation."""
+
+    enabled: bool | None = Field(
+        None, description="default: spec.federation.karmada.enabled in gitops-edge.yaml"
+    )
+    clusterLabels: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra labels on the site's Karmada Cluster, for policies to select",
+        json_schema_extra=k8s.label_schema(),
+    )
+
+    _labels = field_validator("clusterLabels")(_check_labels)
+
+    @field_validator("clusterLabels")
+    @classmethod
+    def _not_reserved(cls, v: dict[str, str]) -> dict[str, str]:
+        taken = sorted(k for k in v if k in CLUSTER_LABEL_KEYS)
+        if taken:
+            raise ValueError(
+                f"{', '.join(taken)}: gitops-edge sets the {', '.join(CLUSTER_LABEL_KEYS)} "
+                "labels from the site itself; use another key"
+            )
+        return v
+
+
+class SiteFederation(_Spec):
+    karmada: SiteKarmada = SiteKarmada()
+
+
 class ProvinceSpec(_Spec):
     edge: Edge = Edge()
     eggo: DeployConfig | None = Field(
@@ -195,6 +228,7 @@ class ProvinceSpec(_Spec):
     rollout: Rollout = Rollout()
     suspend: bool = False
     deletionPolicy: Literal["Retain", "Cleanup"] = "Retain"
+    federation: SiteFederation = SiteFederation()
 
 
 class ProvinceCluster(_Spec):

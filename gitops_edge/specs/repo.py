@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from gitops_edge.federation.review import federation_problems
 from gitops_edge.problems import Problem, field_path, sorted_unique
 from gitops_edge.specs.attribute import check_defaults, settle
 from gitops_edge.specs.bundle import EMPTY_BUNDLE, SHARED_DIR, EdgeBundle, load_bundle
@@ -267,7 +268,7 @@ def load_sites(
     reported, problems = settle(
         root,
         loaded,
-        (*index.problems, *bundle.problems),
+        (*index.problems, *bundle.problems, *federation_problems(root, settings, loaded, limits)),
         SETTINGS_FILE,
     )
     return RepoSpec(
