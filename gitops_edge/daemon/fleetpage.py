@@ -42,7 +42,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
@@ -636,8 +636,8 @@ def _eggo(eggo: Mapping[str, Any] | None) -> str:
     cls = {"failed": "bad", "succeeded": ""}.get(outcome, "muted")
     text = f'{_e(eggo.get("operation"))} <span class="{cls}">{_e(outcome)}</span>'
     for key, value in eggo.items():  # fields the report adds (failed hosts) flow through
-        if key in _EGGO_SHOWN or value in (None, "", [], {}):
-            continue
+        if key in _EGGO_SHOWN or value is None or (isinstance(value, Sized) and not value):
+            continue  # nothing to say (an empty list of failed hosts is no news)
         shown = ", ".join(map(str, value)) if isinstance(value, list | tuple) else value
         text += (
             f'<div class="bad" data-eggo="{_e(key)}">{_e(key.replace("_", " "))}: {_e(shown)}</div>'

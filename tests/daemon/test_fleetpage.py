@@ -280,3 +280,12 @@ def test_command_line_flags(tmp_path: Path) -> None:
     (tmp_path / "auth").write_text("no colon\n")
     with pytest.raises(SinkSpecError, match=r"--ui-basic-auth-file .*'user:password'"):
         opts("--ui-basic-auth-file", str(tmp_path / "auth"))
+
+
+def test_failed_hosts_eggo_reported_are_shown_and_an_empty_list_is_not() -> None:
+    from gitops_edge.daemon.fleetpage import _eggo
+
+    failed = _eggo({"operation": "join", "outcome": "failed", "failed_hosts": ("10.20.0.199",)})
+    assert 'data-eggo="failed_hosts"' in failed and "10.20.0.199" in failed
+    fine = _eggo({"operation": "deploy", "outcome": "succeeded", "failed_hosts": ()})
+    assert "failed hosts" not in fine
