@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from gitops_edge.federation.schema import API_VERSION, POLICY_KINDS, policy_sche
 from gitops_edge.kinds import resource_for
 from gitops_edge.problems import Problem
 from gitops_edge.specs import k8s, yamlsafe
-from gitops_edge.specs.bundle import parse_documents
+from gitops_edge.specs.bundle import BundleDoc, parse_documents
 from gitops_edge.specs.kubeschema import schema_findings
 from gitops_edge.specs.sites import iter_yaml_files
 from gitops_edge.specs.yamlsafe import DEFAULT_LIMITS, Limits, YamlRefused
@@ -33,20 +33,8 @@ SERVER_SET = ("uid", "resourceVersion", "creationTimestamp", "generation", "mana
 
 
 @dataclass(frozen=True)
-class FederatedDoc:
-    """One object of ``federation/`` as written in Git."""
-
-    file: str
-    index: int
-    body: dict[str, Any] = field(compare=False)
-
-    @property
-    def kind(self) -> str:
-        return str(self.body["kind"])
-
-    @property
-    def name(self) -> str:
-        return str(self.body["metadata"]["name"])
+class FederatedDoc(BundleDoc):
+    """One object of ``federation/`` as written in Git (a bundle document's shape)."""
 
     @property
     def namespace(self) -> str | None:
