@@ -11,7 +11,7 @@ same tree whichever command wrote it.
 File names start with a 3-digit index in apply order (:func:`in_apply_order`: the
 namespace, the edge bundle, eggo, then the Applications, whatever order a plan lists
 them in) so ``kubectl apply -f`` on the directory creates the namespace first;
-``kustomization.yaml`` lists the same files for ``kubectl apply -k``.
+``Kustomization`` lists the same files for ``kubectl apply -k``.
 
 The YAML is written by :func:`emit_yaml`, a small emitter for plain data that is an
 order of magnitude faster than PyYAML's representer (10 000 sites are 100 MB of
@@ -33,7 +33,10 @@ import yaml
 from gitops_edge.render.meta import COMPONENT
 from gitops_edge.specs.yamlsafe import load_document
 
-KUSTOMIZATION = "kustomization.yaml"
+KUSTOMIZATION = "Kustomization"
+"""kustomize's extension-less name for it (``konfig.RecognizedKustomizationFileNames``):
+``kubectl apply -f DIR -R`` reads only ``.yaml``/``.yml``/``.json`` files, so it skips
+this one, and ``kubectl apply -k DIR/<site>`` finds it. Both ways work on one tree."""
 _OBJECT_FILE = re.compile(r"^\d{3,}-[a-z0-9]+-[a-z0-9.-]+\.yaml$")
 
 _Base: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

@@ -215,7 +215,7 @@ def check_render(case: Case, result: CaseRun) -> None:
         assert entry["rendered"] == (entry["site"] in expected), entry
     files = _rendered(result.out)
     for name in expected:
-        assert f"{name}/kustomization.yaml" in files
+        assert f"{name}/Kustomization" in files
     for path, data in files.items():
         assert case.render_lacks.encode() not in data, f"{case.render_lacks!r} reached {path}"
         if "-job-" in path:

@@ -50,7 +50,7 @@ def test_good_site_written_bad_site_reported(tmp_path: Path) -> None:
     )
     assert "1 of 2 site(s) rendered" in proc.stdout
     assert (out / "gd" / "000-namespace-edge-gd.yaml").is_file()
-    assert (out / "gd" / "kustomization.yaml").is_file()
+    assert (out / "gd" / "Kustomization").is_file()
     assert not (out / "hn").exists()
     assert "123456" not in "".join(p.read_text() for p in out.rglob("*.yaml"))
 
@@ -68,7 +68,7 @@ def test_json_output_and_success_exit(tmp_path: Path) -> None:
     (site,) = report["sites"]
     assert site["site"] == "gd" and site["rendered"] and site["errors"] == []
     assert site["files"][0] == "000-namespace-edge-gd.yaml"
-    assert site["files"][-1] == "kustomization.yaml"
+    assert site["files"][-1] == "Kustomization"
 
 
 def test_git_revision_is_stamped(tmp_path: Path) -> None:
