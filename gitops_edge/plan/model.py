@@ -83,6 +83,8 @@ class SitePlan:
     failed: bool = False
     in_repo: bool = True
     """False for a site whose directory is gone (it belongs to no wave)."""
+    held: str = ""
+    """Non-empty: a ``failed`` site of a wave not released yet; its changes wait, and why."""
 
     def pending(self) -> tuple[ObjectChange, ...]:
         return tuple(c for c in self.changes if c.action != "unchanged")
@@ -96,7 +98,7 @@ class SitePlan:
     @property
     def emits(self) -> bool:
         """True when this run writes anything for the site."""
-        return self.gate in ("ready", "failed", "removed") and bool(self.pending())
+        return self.gate in ("ready", "failed", "removed") and not self.held and bool(self.pending())
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class Plan:
         return sum(
             1
             for s in self.sites
-            if s.gate in ("ready", "failed", "removed")
+            if s.gate in ("ready", "failed", "removed") and not s.held
             for c in s.changes
             if c.action == "delete"
         )

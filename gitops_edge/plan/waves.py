@@ -35,11 +35,12 @@ def gate_waves(
         members = [s for s in sites if s.wave == wave]
         if hold_reason:
             for s in members:
-                out[s.site] = (
-                    replace(s, gate="waiting", reason=hold_reason)
-                    if s.gate == "ready" and s.pending()
-                    else s
-                )
+                if s.gate == "ready" and s.pending():
+                    s = replace(s, gate="waiting", reason=hold_reason)
+                elif s.gate == "failed" and s.pending():
+                    # the gate keeps saying failed; its other changes wait for their wave
+                    s = replace(s, held=hold_reason, reason=f"{s.reason}; its changes wait: {hold_reason}")
+                out[s.site] = s
             continue
         for s in members:
             out[s.site] = s

@@ -245,3 +245,22 @@ def test_max_failures_is_the_number_of_failed_sites_a_wave_tolerates(
     plan = plan_for(fleet, kube)
     assert site(plan, "gd").gate == "failed"
     assert (site(plan, "hb").gate == "waiting") is halted
+
+
+def test_a_failed_site_of_a_later_wave_keeps_its_gate_and_its_changes_wait(
+    fleet: Path, kube: KubeClient, kube_api: KubeAPIServer
+) -> None:
+    hb = yaml.safe_load((fleet / "provinces/hb/cluster.yaml").read_text())
+    hb["spec"]["eggo"]["workers"].append({**W2, "name": "w9", "ip": "10.99.0.9"})
+    write_site(fleet, "hb", hb)
+    apply(fleet, kube)
+    finish_jobs(kube_api, "edge-hb", outcome="Failed")  # hb (wave 2) failed its join
+    w3 = {**W2, "name": "w3", "ip": "10.20.0.23"}
+    write_site(fleet, "gd", gd_with(eggo=gd_eggo([*eggo_spec()["workers"], W2, w3])))
+    change_hb(fleet)  # wave 1 (gd) is joining; hb has an Application change
+    plan = plan_for(fleet, kube)
+    hb_plan = site(plan, "hb")
+    assert hb_plan.gate == "failed" and hb_plan.pending()
+    assert hb_plan.held.startswith("waiting for wave 1")
+    assert "hb" not in {s.site for s in plan.emitting()}
+    assert "gd" in {s.site for s in plan.emitting()}
