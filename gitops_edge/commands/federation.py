@@ -25,17 +25,14 @@ import sys
 from typing import Any
 
 from gitops_edge.commands.common import add_output_arg, add_repo_arg, print_data, repo_root_or_exit
-from gitops_edge.commands.kubeargs import add_kube_args
+from gitops_edge.commands.kubeargs import CLI_RETRY, add_kube_args, kube_from_args
 from gitops_edge.federation.karmada import client_from_kubeconfig, kubeconfig_from_secret
 from gitops_edge.federation.overview import federation_pass
-from gitops_edge.live.client import KubeError, RetryPolicy
-from gitops_edge.live.connect import connect
+from gitops_edge.live.client import KubeError
 from gitops_edge.live.inventory import now_utc
 from gitops_edge.live.snapshot import read_live
 from gitops_edge.source.revision import describe_revision
 from gitops_edge.specs.repo import load_repo
-
-CLI_RETRY = RetryPolicy(attempts=4, base=0.25, cap=5.0)
 
 
 def add_parser(sub: Any) -> None:
@@ -67,12 +64,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     try:
-        central = connect(
-            kubeconfig=args.kubeconfig,
-            context=args.context,
-            in_cluster=True if args.in_cluster else None,
-            retry=CLI_RETRY,
-        )
+        central = kube_from_args(args, retry=CLI_RETRY)
         kubeconfig = kubeconfig_from_secret(central, settings)
         karmada = client_from_kubeconfig(kubeconfig, retry=CLI_RETRY)
         live = read_live(central)

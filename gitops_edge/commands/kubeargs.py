@@ -6,8 +6,11 @@ import argparse
 import os
 from pathlib import Path
 
-from gitops_edge.live.client import KubeClient
+from gitops_edge.live.client import KubeClient, RetryPolicy
 from gitops_edge.live.connect import connect
+
+CLI_RETRY = RetryPolicy(attempts=4, base=0.25, cap=5.0)
+"""An operator at a terminal wants an answer in a second or two, not the daemon's patience."""
 
 
 def add_kube_args(p: argparse.ArgumentParser) -> None:
@@ -29,9 +32,11 @@ def wants_cluster(args: argparse.Namespace) -> bool:
     )
 
 
-def kube_from_args(args: argparse.Namespace) -> KubeClient:
+def kube_from_args(args: argparse.Namespace, *, retry: RetryPolicy | None = None) -> KubeClient:
+    """The client the connection flags name (``retry``: the client's default when None)."""
     return connect(
         kubeconfig=args.kubeconfig,
         context=args.context,
         in_cluster=True if args.in_cluster else None,
+        retry=retry,
     )

@@ -51,9 +51,8 @@ from gitops_edge.commands.common import (
     print_data,
     repo_root_or_exit,
 )
-from gitops_edge.commands.kubeargs import add_kube_args
-from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
-from gitops_edge.live.connect import connect
+from gitops_edge.commands.kubeargs import CLI_RETRY, add_kube_args, kube_from_args
+from gitops_edge.live.client import KubeClient, KubeError
 from gitops_edge.live.snapshot import read_live
 from gitops_edge.source.revision import UNVERSIONED, describe_revision
 from gitops_edge.specs.repo import load_repo
@@ -81,8 +80,6 @@ COLUMNS = (
     "LAST-SYNC",
     "MESSAGE",
 )
-CLI_RETRY = RetryPolicy(attempts=4, base=0.25, cap=5.0)
-"""An operator at a terminal wants an answer in a second or two, not the daemon's patience."""
 _NODE_ORDER = {"offline": 0, "unknown": 1, "online": 2}
 _MESSAGE = 80
 """Characters of the first issue shown in the table; the details below have it whole."""
@@ -166,12 +163,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"gitops-edge status: {exc}", file=sys.stderr)
         return 2
     try:
-        kube = connect(
-            kubeconfig=args.kubeconfig,
-            context=args.context,
-            in_cluster=True if args.in_cluster else None,
-            retry=CLI_RETRY,
-        )
+        kube = kube_from_args(args, retry=CLI_RETRY)
     except KubeError as exc:
         print(f"gitops-edge status: {exc}", file=sys.stderr)
         return 1

@@ -11,7 +11,6 @@ found, and the caller then must not remove anything from karmada-apiserver.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from gitops_edge.federation.schema import API_VERSION, POLICY_KINDS, policy_sche
 from gitops_edge.kinds import resource_for
 from gitops_edge.problems import Problem
 from gitops_edge.specs import k8s, yamlsafe
-from gitops_edge.specs.bundle import BundleDoc, parse_documents
+from gitops_edge.specs.bundle import BundleDoc, parse_documents, symlinked_dirs
 from gitops_edge.specs.kubeschema import schema_findings
 from gitops_edge.specs.sites import iter_yaml_files
 from gitops_edge.specs.yamlsafe import DEFAULT_LIMITS, Limits, YamlRefused
@@ -72,7 +71,7 @@ def load_federation(root: Path, limits: Limits = DEFAULT_LIMITS) -> FederationDo
         Problem(
             rel, "", "is a symlinked directory, which is not followed; make it a real directory"
         )
-        for rel in _symlinked_dirs(root)
+        for rel in symlinked_dirs(root, FEDERATION_DIR)
     )
     for path in iter_yaml_files(root, FEDERATION_DIR):
         rel = yamlsafe.relpath(root, path)
@@ -100,7 +99,6 @@ def load_federation(root: Path, limits: Limits = DEFAULT_LIMITS) -> FederationDo
                     problems.append(Problem(rel, loc, prefix + msg, line, col))
                 continue
             doc = FederatedDoc(rel, index, body)
-            where = rel if index == 0 else f"{rel}#{index + 1}"
             if doc.key in seen:
                 problems.append(
                     Problem(
@@ -111,21 +109,9 @@ def load_federation(root: Path, limits: Limits = DEFAULT_LIMITS) -> FederationDo
                     )
                 )
                 continue
-            seen[doc.key] = where
+            seen[doc.key] = doc.where
             (policies if doc.is_policy else templates).append(doc)
     return FederationDocs(tuple(templates), tuple(policies), tuple(sorted(problems)))
-
-
-def _symlinked_dirs(root: Path) -> Iterator[str]:
-    """Directories of ``federation/`` that are symlinks: never read, so never silently skipped."""
-    base = root / FEDERATION_DIR
-    if base.is_symlink():
-        yield FEDERATION_DIR
-        return
-    for dirpath, dirnames, _files in os.walk(base, followlinks=False):
-        for name in sorted(dirnames):
-            if Path(dirpath, name).is_symlink():
-                yield yamlsafe.relpath(root, Path(dirpath, name))
 
 
 def document_problems(body: Any) -> Iterator[tuple[str, str]]:

@@ -154,7 +154,7 @@ def _load_dir(root: Path, rel_dir: str, limits: Limits) -> tuple[list[BundleDoc]
         Problem(
             rel, "", "is a symlinked directory, which is not followed; make it a real directory"
         )
-        for rel in _symlinked_dirs(root, rel_dir)
+        for rel in symlinked_dirs(root, rel_dir)
     ]
     for path in iter_yaml_files(root, rel_dir):
         rel = yamlsafe.relpath(root, path)
@@ -195,8 +195,10 @@ def _with_schema(body: Any, found: list[tuple[str, str]]) -> list[tuple[str, str
     return found + extra
 
 
-def _symlinked_dirs(root: Path, rel_dir: str) -> Iterator[str]:
-    """Directories of the bundle that are symlinks: never read, so never silently left out."""
+def symlinked_dirs(root: Path, rel_dir: str) -> Iterator[str]:
+    """Directories under ``rel_dir`` that are symlinks: never read, so never silently left out.
+
+    Shared by the edge bundle and ``federation/``."""
     base = root / rel_dir
     if base.is_symlink():
         yield rel_dir
