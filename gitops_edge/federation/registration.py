@@ -53,9 +53,29 @@ from gitops_edge.specs.sites import Site
 
 COMPONENT = "karmada-register"
 FEDERATION_LABEL = "gitops-edge.io/federation"
-"""The registration Job and Secret carry this label and the site label, and *not*
-``app.kubernetes.io/managed-by``: the central pipeline lists managed-by objects to prune
-what no site renders, and these are owned by :mod:`gitops_edge.federation` alone."""
+"""The registration Job and Secret (and the unregistration Job) carry this label, the
+site label and ``app.kubernetes.io/managed-by: gitops-edge`` like everything else
+gitops-edge creates, so ``kubectl get -l app.kubernetes.io/managed-by=gitops-edge``
+finds them too. The central planner keeps live objects with this label
+(:func:`federation_record`): they are owned by :mod:`gitops_edge.federation`, never
+pruned as "no longer rendered" while the site exists, and removed with its site."""
+
+
+def federation_record(obj: Mapping[str, Any]) -> bool:
+    """True for a live object owned by the federation step (never pruned by the planner)."""
+    return FEDERATION_LABEL in ((obj.get("metadata") or {}).get("labels") or {})
+
+
+def record_labels(site_id: str, component: str) -> dict[str, str]:
+    """The labels of a federation Job or Secret on the central cluster."""
+    return {
+        meta.MANAGED_BY: meta.MANAGER,
+        meta.SITE: site_id,
+        meta.COMPONENT: component,
+        FEDERATION_LABEL: component,
+    }
+
+
 TOKEN_SECRET = "karmada-bootstrap"  # noqa: S105 - a Secret name, not a secret
 TOKEN_KEY = "token"  # noqa: S105 - a data key name
 CA_HASH_KEY = "ca-cert-hash"
@@ -259,7 +279,8 @@ def registration_job(site: Site, ctx: RenderContext) -> dict[str, Any]:
     image = registration_image(site, ctx)
     command = register_command(settings.apiServer, cluster_name(site))
     name = f"karmada-register-{meta.digest({'c': command, 'i': image, 'id': cluster_id})[:10]}"
-    labels = {meta.SITE: site.id, FEDERATION_LABEL: COMPONENT}
+    labels = record_labels(site.id, COMPONENT)
+    pod_labels = {meta.SITE: site.id, FEDERATION_LABEL: COMPONENT}
     secret_env = [
         {
             "name": var,
@@ -315,7 +336,7 @@ def registration_job(site: Site, ctx: RenderContext) -> dict[str, Any]:
         spec={
             "backoffLimit": 0,
             "activeDeadlineSeconds": 900,
-            "template": {"metadata": {"labels": labels}, "spec": pod},
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod},
         },
     )
     return meta.finish(job, ctx.revision)

@@ -136,7 +136,8 @@ def test_the_job_runs_on_the_edge_node_like_eggo(site: tuple[Site, RenderContext
     assert start["command"][:4] == ["karmadactl", "patch", "deployment", "karmada-agent"]
     assert "--report-secrets=None" in start["command"][-1]
     assert "env" not in start  # no proxy, no token outside the register step
-    assert "app.kubernetes.io/managed-by" not in job["metadata"]["labels"]
+    assert job["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gitops-edge"
+    assert job["metadata"]["labels"]["gitops-edge.io/site"] == "guangdong"
 
 
 def test_state_follows_eggo(site: tuple[Site, RenderContext]) -> None:
