@@ -47,6 +47,7 @@ from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.emit.kubesink import Fenced, OwnWrites
 from gitops_edge.emit.protocol import Sink, add_notes, capability_notes
 from gitops_edge.emit.result import EmitResult
+from gitops_edge.federation.loop import FederationLoop
 from gitops_edge.live.client import KubeError
 from gitops_edge.live.progress import app_status, job_outcome
 from gitops_edge.live.snapshot import LiveCache, LiveState
@@ -142,6 +143,13 @@ class Controller:
         self._reported: tuple[str, set[str]] = ("", set())
         """(revision, problems already logged for it): each is logged once per commit."""
         self._report_lock = threading.Lock()
+        self.federation = FederationLoop.for_sink(
+            sink,
+            enqueue=lambda sites: self.queue.add_many(sites),
+            reading=source.reading,
+            may_write=lambda: self.may_write is None or self.may_write(),
+        )
+        """Karmada (``spec.federation.karmada.enabled``): see :mod:`gitops_edge.federation.loop`."""
 
     # -- reconcile -------------------------------------------------------------------
 
@@ -153,7 +161,10 @@ class Controller:
         revision = ""
         try:
             repo, revision = self._load()
-            plan = make_plan(repo, self._live(), revision=revision, sites=sites)
+            live = self._live()
+            # federation: a site still registered with Karmada is unregistered before eggo cleanup
+            holds = self.federation.holds(repo) if self.federation is not None else None
+            plan = make_plan(repo, live, revision=revision, sites=sites, hold_cleanup=holds)
             if self.may_write is not None and not self.may_write():
                 raise NotLeader("not the leader any more: nothing emitted")
             if self.exclusive_sink:
@@ -179,6 +190,8 @@ class Controller:
             log.exception("reconcile crashed", revision=revision, batch=few(keys))
             self._finish(Record(revision, keys, failed=keys, error=error), started, ok=False)
             return set(keys)
+        if self.federation is not None:  # after the central plan is out: one federation pass
+            self.federation.after_emit(repo, plan, live, holds, batch=keys)
         failed = self._account(repo, plan, result, keys)
         self._report_problems(repo, plan)
         if result.superseded:
