@@ -219,7 +219,7 @@ class FederationLoop:
             self.unregistrations = [self._unregister(conn, repo, site, live) for site in holds.held]
             for u in self.unregistrations:
                 log.info("karmada unregistration", site=u.site, state=u.state, detail=u.detail)
-            docs = self._docs(repo, plan.revision)
+            docs = self._docs(repo, plan)
             report = federation_pass(
                 self.central,
                 conn.karmada,
@@ -242,8 +242,26 @@ class FederationLoop:
         self._log(report)
         return report
 
-    def _docs(self, repo: RepoSpec, revision: str) -> FederationDocs:
-        """``federation/`` at the plan's commit, read while the source holds the tree still."""
+    def _docs(self, repo: RepoSpec, plan: Plan) -> FederationDocs:
+        """``federation/`` at the plan's commit, read while the source holds the tree still.
+
+        A repo with problems, or with a site that did not load, gives a federation with
+        a problem: nothing is applied or removed, since a policy's wave holds are built
+        from the sites that loaded, and a site missing from them would be released.
+        """
+        invalid = [s.id for s in repo.sites if not s.valid]
+        if plan.problems or invalid:
+            why = plan.problems[0] if plan.problems else f"site {invalid[0]} is invalid"
+            return FederationDocs(
+                problems=(
+                    Problem(
+                        "federation",
+                        "",
+                        f"not applied while the repo has problems ({why}); fix them first",
+                    ),
+                )
+            )
+        revision = plan.revision
         if self.reading is None:
             return load_federation(repo.root)
         with self.reading() as (root, served):
