@@ -136,6 +136,7 @@ def test_the_job_runs_on_the_edge_node_like_eggo(site: tuple[Site, RenderContext
     assert start["command"][:4] == ["karmadactl", "patch", "deployment", "karmada-agent"]
     assert "--report-secrets=None" in start["command"][-1]
     assert "env" not in start  # no proxy, no token outside the register step
+    assert "HTTPS_PROXY" not in json.dumps(eggo_run_objects(gd, ctx, DEPLOY))  # never for eggo
     assert job["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gitops-edge"
     assert job["metadata"]["labels"]["gitops-edge.io/site"] == "guangdong"
 
@@ -210,6 +211,9 @@ def test_registration_end_to_end_on_two_api_servers(
     assert line.startswith("guangdong: karmada registering: Job karmada-register-")
     (job,) = jobs()
     (handed,) = kube_api.store.list("v1", "Secret", "edge-guangdong")
+    for obj in (job, handed):  # found like everything gitops-edge creates
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gitops-edge"
+        assert obj["metadata"]["labels"]["gitops-edge.io/federation"] == "karmada-register"
     token = base64.b64decode(handed["data"]["token"]).decode()
     token_id, _, token_value = token.partition(".")
     (minted,) = karmada_api.store.list("v1", "Secret", "kube-system")
@@ -281,6 +285,7 @@ def test_a_removed_site_is_unregistered_before_cleanup(
         for j in kube_api.store.list("batch/v1", "Job", "edge-guangdong")
         if j["metadata"]["name"].startswith("karmada-unregister-")
     ]
+    assert job["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gitops-edge"
     pod = job["spec"]["template"]["spec"]
     eggo_pod = eggo[1]["spec"]["template"]["spec"]
     assert pod["nodeName"] == eggo_pod["nodeName"] and pod["tolerations"] == eggo_pod["tolerations"]
