@@ -245,14 +245,21 @@ def agent_patch_command() -> list[str]:
 
 
 def _proxy_env(site: Site, ctx: RenderContext) -> list[dict[str, str]]:
-    """HTTPS_PROXY for this Job only; the province cluster itself is never proxied."""
+    """HTTPS_PROXY for the register step only; the province cluster itself is never proxied.
+
+    NO_PROXY lists every address ``admin.conf`` may name for the province's API server:
+    its hosts, the load balancer and the host of ``apiserver-endpoint``.
+    """
     proxy = ctx.settings.spec.federation.karmada.proxy
     if proxy is None:
         return []
     conf = spec_of(site).eggo
     hosts = ["localhost", "127.0.0.1"]
     if conf is not None:
-        hosts += [h.ip for h in (*conf.masters, *conf.workers)]
+        hosts += [h.ip for h in (*conf.masters, *conf.workers, *conf.etcds)]
+        hosts += [conf.loadbalance.ip] if conf.loadbalance.ip else []
+        if conf.apiserver_endpoint:
+            hosts.append(conf.apiserver_endpoint.rsplit(":", 1)[0].strip("[]"))
     no_proxy = ",".join(dict.fromkeys(hosts))
     return [
         {"name": "HTTPS_PROXY", "value": proxy},

@@ -132,6 +132,7 @@ def test_the_job_runs_on_the_edge_node_like_eggo(site: tuple[Site, RenderContext
     assert env["KARMADA_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == TOKEN_SECRET
     assert env["HTTPS_PROXY"]["value"] == "http://proxy.gd.example:3128"
     assert "10.20.0.11" in env["NO_PROXY"]["value"]  # the province cluster is not proxied
+    assert "karmada.example" not in env["NO_PROXY"]["value"]  # karmada-apiserver is
     (start,) = pod["containers"]
     assert start["command"][:4] == ["karmadactl", "patch", "deployment", "karmada-agent"]
     assert "--report-secrets=None" in start["command"][-1]
