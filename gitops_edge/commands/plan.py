@@ -23,9 +23,11 @@ from gitops_edge.commands.common import (
     repo_root_or_exit,
     unknown_sites,
 )
-from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args, wants_cluster
+from gitops_edge.commands.kubeargs import CLI_RETRY, add_kube_args, kube_from_args, wants_cluster
 from gitops_edge.emit.dirsink import DirSink
+from gitops_edge.federation.sections import Section, plan_section
 from gitops_edge.live.client import KubeError
+from gitops_edge.live.inventory import now_utc
 from gitops_edge.live.snapshot import LiveState, read_live
 from gitops_edge.plan.eggo_story import repo_eggo
 from gitops_edge.plan.model import Plan
@@ -35,7 +37,7 @@ from gitops_edge.progress import Progress, add_quiet_arg
 from gitops_edge.render.site import render_repo
 from gitops_edge.sinks import DEFAULT_DIR
 from gitops_edge.source.revision import describe_revision
-from gitops_edge.specs.repo import load_repo
+from gitops_edge.specs.repo import RepoSpec, load_repo
 
 
 def add_parser(sub: Any) -> None:
@@ -106,13 +108,30 @@ def run(args: argparse.Namespace) -> int:
             progress=progress.counter("rendering", len(wanted or repo.sites)),
         )
     plan = make_plan(repo, live, revision=revision, sites=args.site, rendered=rendered)
+    fed = federation_for(args, repo, live, plan, revision)
     if args.output in ("json", "yaml"):
-        print_data(to_json(plan), args.output)
+        print_data(to_json(plan) | ({"federation": fed.data} if fed else {}), args.output)
     elif args.output == "markdown":
-        sys.stdout.write(to_markdown(plan, full_report=args.full_plan, **repo_eggo(repo)))
+        extra = [fed.markdown()] if fed else []
+        sys.stdout.write(
+            to_markdown(plan, full_report=args.full_plan, sections=extra, **repo_eggo(repo))
+        )
     else:
-        sys.stdout.write(to_text(plan, diffs=not args.no_diff))
+        sys.stdout.write(to_text(plan, diffs=not args.no_diff) + (fed.text() if fed else ""))
     return exit_status(plan, detailed=args.detailed_exitcode)
+
+
+def federation_for(
+    args: argparse.Namespace, repo: RepoSpec, live: LiveState, plan: Plan, revision: str
+) -> Section | None:
+    """Federation's part of the plan (read-only), when enabled and a cluster is used."""
+    if not wants_cluster(args) or not repo.settings.spec.federation.karmada.enabled:
+        return None
+    try:
+        central = kube_from_args(args, retry=CLI_RETRY)
+    except KubeError as exc:
+        return Section({"error": str(exc)}, [f"cannot read the central cluster: {exc}"])
+    return plan_section(central, repo, live, plan, now=now_utc(), revision=revision)
 
 
 def exit_status(plan: Plan, *, detailed: bool) -> int:

@@ -32,6 +32,12 @@ online: work waits), progressing, pending (nothing applied yet), ok.
                 "delivered": {"delivered": x, "total": y},
                 "issues": ["<sentence>", ...]}]}
 
+With spec.federation.karmada.enabled, a "federation" key is added: {"sites":
+[{"site", "registration", "registered", "ready", "detail"}], "workloads": [{"template",
+"policy", "bound", "clusters": {"<cluster>": {"scheduled", "applied", "health"}}}],
+"problems": [...]} (or {"error": "<why karmada-apiserver cannot be read>"}); text
+output ends with the same as a "federation (karmada-apiserver):" section.
+
 Keys are snake_case, as in plan -o json; sites are sorted by id; keys are only ever
 added, never renamed. The summary counts every site, filtered or not.
 """
@@ -52,7 +58,9 @@ from gitops_edge.commands.common import (
     repo_root_or_exit,
 )
 from gitops_edge.commands.kubeargs import CLI_RETRY, add_kube_args, kube_from_args
+from gitops_edge.federation.sections import status_section
 from gitops_edge.live.client import KubeClient, KubeError
+from gitops_edge.live.inventory import now_utc
 from gitops_edge.live.snapshot import read_live
 from gitops_edge.source.revision import UNVERSIONED, describe_revision
 from gitops_edge.specs.repo import load_repo
@@ -195,10 +203,12 @@ def _once(
     synced = {s.site: last_sync(live.site_objects(s.site)) for s in report.sites}
     if clear and args.output == "text":
         sys.stdout.write("\x1b[H\x1b[2J")  # clear the screen, like watch(1)
+    fed = status_section(kube, repo, live, now=now_utc(), revision=revision)  # None: not enabled
     if args.output in ("json", "yaml"):
-        print_data(status_document(full, live, shown=report, flt=flt), args.output)
+        doc = status_document(full, live, shown=report, flt=flt)
+        print_data(doc | ({"federation": fed.data} if fed else {}), args.output)
     else:
-        sys.stdout.write(render_text(full, report, flt, synced))
+        sys.stdout.write(render_text(full, report, flt, synced) + (fed.text() if fed else ""))
     sys.stdout.flush()
     return 0
 

@@ -337,6 +337,7 @@ def to_markdown(
     limit: int = LIMIT,
     full_report: str = "",
     max_diff_lines: int = 60,
+    sections: Sequence[list[str]] = (),
 ) -> str:
     """A merge-request comment: destructive actions first, identical changes grouped.
 
@@ -345,6 +346,7 @@ def to_markdown(
     change (without it only this run's step is shown). The result is always shorter
     than ``limit`` characters; when something had to be left out, the last line says
     how much and points at ``full_report`` (the JSON or text plan kept elsewhere).
+    ``sections``: more markdown (the federation section), inside the same budget.
     """
     desired = desired or {}
     allow_rebuild = allow_rebuild or {}
@@ -442,6 +444,8 @@ def to_markdown(
     for group in ranked:
         budget.add(_group_md(group, diff=True), _group_md(group, diff=False))
 
+    for section in sections:
+        budget.add(section)
     if budget.left_out:
         where = full_report[:300] or "`gitops-edge plan -o json` (or `-o text`)"
         budget.limit += 700
