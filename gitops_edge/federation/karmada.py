@@ -41,6 +41,8 @@ from gitops_edge.federation.registration import (
     TOKEN_KEY,
     TOKEN_SECRET,
     Registration,
+    after,
+    latest_run,
     record_labels,
     registration_job,
     registration_state,
@@ -343,7 +345,8 @@ def reconcile_registration(
     """
     name = cluster_name(site)
     cluster = registered(karmada, name) if federated(site, ctx.settings) else None
-    jobs = registration_jobs(central, site, ctx) if cluster is None else []
+    run = latest_run(eggo_objects, reports)
+    jobs = after(registration_jobs(central, site, ctx), run) if cluster is None else []
     state = registration_state(
         site,
         ctx,
@@ -362,7 +365,7 @@ def reconcile_registration(
         return Registration(
             name, "deferred", "no edge node of the site is online; registers when one is back"
         )
-    job = registration_job(site, ctx)
+    job = registration_job(site, ctx, after_run=run)
     if dry_run:
         return Registration(name, "to register", f"would create Job {job['metadata']['name']}")
     ca_hash = ca_cert_hash(kubeconfig_ca(dict(kubeconfig)))
@@ -404,7 +407,8 @@ def reconcile_unregistration(
     if cluster is not None:
         selector = f"{meta.SITE}={site_id},{FEDERATION_LABEL}={UNREGISTER}"
         jobs, _ = central.list(JOBS, namespace=namespace, label_selector=selector)
-        job = jobs[-1] if jobs else None
+        current = after(jobs, latest_run(eggo_objects))
+        job = dict(current[-1]) if current else None
     state = unregistration_state(site_id, cluster=cluster, job=job)
     if state.state != "to unregister":
         return state

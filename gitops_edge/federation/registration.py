@@ -76,6 +76,28 @@ def record_labels(site_id: str, component: str) -> dict[str, str]:
     }
 
 
+AFTER_RUN = "gitops-edge.io/after-eggo-run"
+"""On a registration or unregistration Job: the eggo run (Job name) it followed. Only
+the Jobs after the site's latest eggo run count: after a rebuild (cleanup, deploy) the
+old, finished Jobs are records of the previous cluster, not a half-done registration
+of the new one, and they never hold the next unregistration."""
+
+
+def latest_run(objs: Iterable[dict[str, Any]], reports: Mapping[str, str] | None = None) -> str:
+    """The name of the site's latest eggo run ("" without one)."""
+    runs = eggo_runs(objs, assume_success=False, reports=reports)
+    return runs[-1].name if runs else ""
+
+
+def after(jobs: Iterable[Mapping[str, Any]], run: str) -> list[Mapping[str, Any]]:
+    """The Jobs that followed eggo run ``run`` (see :data:`AFTER_RUN`)."""
+    return [
+        j
+        for j in jobs
+        if ((j.get("metadata") or {}).get("annotations") or {}).get(AFTER_RUN) == run
+    ]
+
+
 TOKEN_SECRET = "karmada-bootstrap"  # noqa: S105 - a Secret name, not a secret
 TOKEN_KEY = "token"  # noqa: S105 - a data key name
 CA_HASH_KEY = "ca-cert-hash"
@@ -269,7 +291,7 @@ def _proxy_env(site: Site, ctx: RenderContext) -> list[dict[str, str]]:
     ]
 
 
-def registration_job(site: Site, ctx: RenderContext) -> dict[str, Any]:
+def registration_job(site: Site, ctx: RenderContext, *, after_run: str = "") -> dict[str, Any]:
     """The Job that registers the site's province cluster, on the site's edge node.
 
     Placed and tolerated like the eggo Job (:func:`placement`), host network (the
@@ -285,7 +307,8 @@ def registration_job(site: Site, ctx: RenderContext) -> dict[str, Any]:
     namespace = site_namespace(site, ctx)
     image = registration_image(site, ctx)
     command = register_command(settings.apiServer, cluster_name(site))
-    name = f"karmada-register-{meta.digest({'c': command, 'i': image, 'id': cluster_id})[:10]}"
+    key = {"c": command, "i": image, "id": cluster_id, "after": after_run}
+    name = f"karmada-register-{meta.digest(key)[:10]}"
     labels = record_labels(site.id, COMPONENT)
     pod_labels = {meta.SITE: site.id, FEDERATION_LABEL: COMPONENT}
     secret_env = [
@@ -339,7 +362,7 @@ def registration_job(site: Site, ctx: RenderContext) -> dict[str, Any]:
     job = meta.k8s_object(
         "batch/v1",
         "Job",
-        meta.metadata(name, namespace, labels, {meta.CLUSTER_ID: cluster_id}),
+        meta.metadata(name, namespace, labels, {meta.CLUSTER_ID: cluster_id, AFTER_RUN: after_run}),
         spec={
             "backoffLimit": 0,
             "activeDeadlineSeconds": 900,

@@ -23,7 +23,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from gitops_edge.federation.registration import ADMIN_CONF, FEDERATION_LABEL, record_labels
+from gitops_edge.federation.registration import (
+    ADMIN_CONF,
+    AFTER_RUN,
+    FEDERATION_LABEL,
+    record_labels,
+)
 from gitops_edge.live.progress import job_failure, job_outcome
 from gitops_edge.plan.eggo_lifecycle import applied_cluster, eggo_runs
 from gitops_edge.plan.model import HISTORY_COMPONENTS, EggoStep, SitePlan
@@ -170,12 +175,18 @@ def unregistration_job(
     for key in ("nodeName", "nodeSelector", "tolerations"):
         if key in pod_from:
             pod[key] = copy.deepcopy(pod_from[key])
-    name = f"karmada-unregister-{meta.digest({'c': command, 'id': cluster_id})[:10]}"
+    after = str(last["metadata"].get("name", ""))
+    name = (
+        f"karmada-unregister-{meta.digest({'c': command, 'id': cluster_id, 'after': after})[:10]}"
+    )
     job = meta.k8s_object(
         "batch/v1",
         "Job",
         meta.metadata(
-            name, str(last["metadata"].get("namespace")), labels, {meta.CLUSTER_ID: cluster_id}
+            name,
+            str(last["metadata"].get("namespace")),
+            labels,
+            {meta.CLUSTER_ID: cluster_id, AFTER_RUN: after},
         ),
         spec={
             "backoffLimit": 0,

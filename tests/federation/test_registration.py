@@ -7,6 +7,7 @@ karmada-apiserver (bootstrap tokens in kube-system, the Cluster the agent create
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import logging
 import shutil
@@ -307,3 +308,72 @@ def test_a_removed_site_is_unregistered_before_cleanup(
     done = reconcile_unregistration(central, karmada, "guangdong", "edge-guangdong", eggo, images)
     assert done.state == "unregistered" and not done.holds_cleanup
     assert cleanup_hold("guangdong", None) is None
+
+
+def _rebuilt(site: Site, ctx: RenderContext, before: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A later, succeeded eggo run of the same cluster (a rebuild's deploy), chained."""
+    cm, job = (copy.deepcopy(o) for o in _eggo(site, ctx, "Complete"))
+    old = before[1]["metadata"]["name"]
+    job["metadata"]["name"] = old + "-rebuilt"
+    job["metadata"]["creationTimestamp"] = "2026-03-01T07:30:00Z"
+    job["metadata"].setdefault("annotations", {})["gitops-edge.io/previous-run"] = old
+    cm["metadata"]["name"] = cm["metadata"]["name"] + "-rebuilt"
+    job["metadata"]["annotations"]["gitops-edge.io/eggo-config"] = cm["metadata"]["name"]
+    return [*before, cm, job]
+
+
+def test_after_a_rebuild_old_jobs_are_records_not_a_half_done_registration(
+    site: tuple[Site, RenderContext],
+    kube_api: KubeAPIServer,
+    karmada_api: KubeAPIServer,
+    tmp_path: Path,
+) -> None:
+    from gitops_edge.federation.karmada import reconcile_unregistration
+
+    gd, ctx = site
+    central = KubeClient(kube_api.api_client(), retry=FAST)
+    config = yaml.safe_load(karmada_api.kubeconfig(tmp_path / "k.config").read_text())
+    karmada = client_from_kubeconfig(config, retry=FAST)
+    first = _eggo(gd, ctx, "Complete")
+    # a registration that ran against the first cluster, and its Cluster since unregistered
+    old = registration_job(gd, ctx, after_run=first[1]["metadata"]["name"])
+    old["status"] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+    kube_api.store.put(old)
+    state = registration_state(gd, ctx, eggo_objects=first, cluster=None, job=old)
+    assert state.state == "half-done"  # for the cluster it ran against
+    rebuilt = _rebuilt(gd, ctx, first)
+    dry = reconcile_registration(
+        central, karmada, config, gd, ctx, eggo_objects=rebuilt, now=NOW, dry_run=True
+    )
+    assert dry.state == "to register"  # the new cluster is not half-done
+    assert dry.detail != f"would create Job {old['metadata']['name']}"
+
+    # unregistration: a succeeded unregister Job of the old cluster does not hold the new one
+    karmada_api.store.put(
+        {
+            "apiVersion": "cluster.karmada.io/v1alpha1",
+            "kind": "Cluster",
+            "metadata": {"name": "guangdong"},
+            "spec": {"syncMode": "Pull"},
+        }
+    )
+    images = "r/karmadactl:v1.18.2"
+    once = reconcile_unregistration(central, karmada, "guangdong", "edge-guangdong", first, images)
+    assert once.state == "unregistering"
+    (done,) = [
+        j
+        for j in kube_api.store.list("batch/v1", "Job", "edge-guangdong")
+        if j["metadata"]["name"].startswith("karmada-unregister-")
+    ]
+    done["status"] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+    kube_api.store.put(done)
+    again = reconcile_unregistration(
+        central, karmada, "guangdong", "edge-guangdong", rebuilt, images
+    )
+    assert again.state == "unregistering"
+    names = {
+        j["metadata"]["name"]
+        for j in kube_api.store.list("batch/v1", "Job", "edge-guangdong")
+        if j["metadata"]["name"].startswith("karmada-unregister-")
+    }
+    assert len(names) == 2  # a new Job for the new cluster, not the old one's record
