@@ -44,6 +44,7 @@ from gitops_edge.emit.protocol import (
     staging,
 )
 from gitops_edge.emit.result import EmitResult
+from gitops_edge.federation.unregistration import CleanupHold
 from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
 from gitops_edge.plan.planner import guard_deletions, make_plan
 from gitops_edge.specs.fleet import Identity, clashes, identity_of
@@ -80,11 +81,13 @@ def reconcile(
     jobs: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
     progress: Callable[[int], Callable[[int], None]] | None = None,
+    hold_cleanup: CleanupHold | None = None,
 ) -> tuple[Summary, EmitResult]:
     """Plan ``repo_root`` (or only ``sites``) against ``sink`` and emit; see the module doc.
 
     ``jobs`` None means one worker per CPU for a large run; 1 means in this process.
     ``progress(total)``, when given, returns a callback told how many more sites are done.
+    ``hold_cleanup``: federation's veto on eggo cleanups (see :func:`make_plan`).
     """
     index = index_repo(repo_root, limits=limits)
     wanted = None if sites is None else set(sites)
@@ -94,7 +97,9 @@ def reconcile(
     if stager is None or wanted is not None:
         # the whole repo is loaded even for named sites: the fleet is checked as a whole
         repo = load_sites(index, limits=limits, progress=tick and (lambda: tick(1)))
-        plan = make_plan(repo, sink.read_live(), revision=revision, sites=wanted)
+        plan = make_plan(
+            repo, sink.read_live(), revision=revision, sites=wanted, hold_cleanup=hold_cleanup
+        )
         summary, result = Summary(plan, len(plan.sites)), sink.emit(plan)
     else:
         summary, result = _staged(index, dirs, stager, revision, chunk, jobs, limits, tick)

@@ -24,6 +24,7 @@ from gitops_edge.commands.common import (
 )
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.emit.gitsink import GitSinkError
+from gitops_edge.federation.loop import one_shot_holds
 from gitops_edge.live.client import KubeError
 from gitops_edge.progress import Progress, add_quiet_arg
 from gitops_edge.reconcile import reconcile
@@ -82,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
             # a removed site is still a site while its objects are live
             if extra and unknown_sites(extra, sink.read_live().objects):
                 return 2
+        # federation: no eggo cleanup of a site still registered with Karmada
+        holds = one_shot_holds(sink.kube, root) if isinstance(sink, KubeLive) else None
         with Progress("apply", quiet=args.quiet) as progress:
             summary, result = reconcile(
                 root,
@@ -90,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
                 sites=args.site,
                 jobs=args.jobs,
                 progress=progress.step("reconciling"),
+                hold_cleanup=holds,
             )
     except (KubeError, GitSinkError, SinkSpecError) as exc:
         print(f"gitops-edge: {exc}", file=sys.stderr)

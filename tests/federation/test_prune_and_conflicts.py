@@ -10,6 +10,7 @@ the site is registered.
 
 from __future__ import annotations
 
+import base64
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ from gitops_edge.plan.planner import make_plan
 from gitops_edge.render.context import RenderContext
 from gitops_edge.specs.repo import load_repo
 from tests.builders import province, write_settings, write_site
+from tests.e2e.cli import run_cli
 from tests.federation.reference import register
 from tests.kubeapi.server import KubeAPIServer
 from tests.plan.fleet import add_edge_node, apply, finish_jobs, heal_apps, plan_for
@@ -222,3 +224,56 @@ def test_the_planner_keeps_federation_jobs_and_holds_cleanup_while_registered(
     free = make_plan(repo, live, revision="r2", hold_cleanup=lambda s: cleanup_hold(s, None))
     assert site(free, "gd").eggo is not None and site(free, "gd").eggo.operation == "cleanup"
     assert [c.kind for c in site(free, "gd").pending()] == ["Job"]
+
+
+def test_apply_holds_the_cleanup_of_a_registered_site(
+    tmp_path: Path,
+    kube: KubeClient,
+    kube_api: KubeAPIServer,
+    kube_api_kubeconfig: Path,
+    karmada_api: KubeAPIServer,
+) -> None:
+    """``gitops-edge apply`` (no daemon) asks karmada-apiserver before an eggo cleanup."""
+    settings = {
+        "enabled": True,
+        "apiServer": "https://karmada.example:5443",
+        "kubeconfigSecret": {"namespace": "gitops-edge", "name": "karmada"},
+        "registrationImage": "r/karmadactl:v1.18.2",
+    }
+    write_settings(tmp_path, {"federation": {"karmada": settings}})
+    write_site(tmp_path, "gd", province("gd", deletionPolicy="Cleanup"))
+    write_site(tmp_path, "hb", province("hb"))
+    add_edge_node(kube_api, "gd-edge-01", "gd")
+    add_edge_node(kube_api, "hb-edge-01", "hb")
+    config = karmada_api.kubeconfig(tmp_path / "karmada.config").read_text()
+    kube_api.store.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "karmada", "namespace": "gitops-edge"},
+            "data": {"kubeconfig": base64.b64encode(config.encode()).decode()},
+        }
+    )
+    for _ in range(3):
+        apply(tmp_path, kube)
+        finish_jobs(kube_api, "edge-gd")
+        heal_apps(kube_api, "edge-gd")
+    karmada_api.store.put(_cluster())
+    (tmp_path / "provinces" / "gd" / "cluster.yaml").unlink()
+
+    def cleanups() -> list[str]:
+        return [
+            j["metadata"]["name"]
+            for j in kube_api.store.list("batch/v1", "Job", "edge-gd")
+            if j["metadata"]["name"].startswith("eggo-cleanup-")
+        ]
+
+    args = ("apply", tmp_path, "--emit", "kube", "--kubeconfig", kube_api_kubeconfig, "-q")
+    cp = run_cli(*args)
+    assert cp.returncode == 0, cp.stderr
+    assert "still registered with Karmada" in cp.stdout
+    assert cleanups() == []
+    karmada_api.store.delete("cluster.karmada.io/v1alpha1", "Cluster", "gd")
+    cp = run_cli(*args)
+    assert cp.returncode == 0, cp.stderr
+    assert len(cleanups()) == 1
