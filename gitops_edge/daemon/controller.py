@@ -394,6 +394,8 @@ class Controller:
                 return
         else:
             return
+        if self.federation is not None:  # a finished eggo or federation Job: register now
+            self.federation.on_job(obj)
         waiting = self.states.with_gate("waiting")
         if waiting:
             meta = obj.get("metadata") or {}

@@ -44,6 +44,7 @@ from gitops_edge.federation.karmada import (
 )
 from gitops_edge.federation.labels import federated
 from gitops_edge.federation.overview import FederationReport, federation_pass
+from gitops_edge.federation.registration import FEDERATION_LABEL
 from gitops_edge.federation.unregistration import Unregistration, cleanup_hold
 from gitops_edge.federation.view import KarmadaView
 from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
@@ -196,6 +197,20 @@ class FederationLoop:
     def stop(self) -> None:
         """Stop watching karmada-apiserver (the replica stopped reconciling)."""
         self._disconnect()
+
+    def on_job(self, obj: dict[str, Any]) -> None:
+        """A Job finished (informer thread): the site of an eggo or federation Job is queued.
+
+        An eggo deploy that succeeded is what a registration waits for; a finished
+        registration or unregistration Job is a state to report. Without this they would
+        wait for the next resync. Only while federation is connected.
+        """
+        if self._conn is None or obj.get("kind") != "Job":
+            return
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        site = labels.get(meta.SITE)
+        if site and (labels.get(meta.COMPONENT) == "eggo-run" or FEDERATION_LABEL in labels):
+            self.enqueue({str(site)})
 
     # -- the planner's veto --------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """The daemon with federation enabled: a remote ops repo, the centre and karmada-apiserver.
 
 One federated province (guangdong, ``deletionPolicy: Cleanup``) whose Cluster is
-already registered, and beijing, which is not federated. The daemon follows the remote into the central API test server; after
+already registered, hainan (federated, not registered yet) and beijing, which is not
+federated. There is no resync: every step is moved by an event (a commit, a Job that
+finished, a Cluster that appeared or went). The daemon follows the remote into the central API test server; after
 each reconcile it runs the federation pass against the second server: the Cluster's
 labels, ``federation/`` applied, what left ``federation/`` removed. Then the site's
 directory is removed: eggo cleanup waits while the Cluster exists, the unregistration
@@ -64,10 +66,12 @@ def _finish_jobs(kube_api: KubeAPIServer, prefix: str) -> None:
             )  # fmt: skip
 
 
-def _jobs(kube_api: KubeAPIServer, prefix: str) -> list[dict[str, Any]]:
+def _jobs(
+    kube_api: KubeAPIServer, prefix: str, namespace: str = "edge-guangdong"
+) -> list[dict[str, Any]]:
     return [
         j
-        for j in kube_api.store.list("batch/v1", "Job", "edge-guangdong")
+        for j in kube_api.store.list("batch/v1", "Job", namespace)
         if j["metadata"]["name"].startswith(prefix)
     ]
 
@@ -77,15 +81,21 @@ def test_the_daemon_federates_and_unregisters_before_cleanup(
     kube_api: KubeAPIServer,
     kube_api_kubeconfig: Path,
     karmada_api: KubeAPIServer,
+    ca_pem: tuple[str, str],
 ) -> None:
     remote = OpsRemote(tmp_path, sites=())
     write_settings(remote.tree, {"federation": {"karmada": KARMADA}})
     remote.write_site("guangdong", deletionPolicy="Cleanup", edge={"arch": "arm64"})
     remote.write_site("beijing", federation={"karmada": {"enabled": False}})
+    remote.write_site("hainan", edge={"arch": "arm64"})
     shutil.copytree(SAMPLE_FEDERATION, remote.tree / "federation")
     remote.commit("guangdong, federated", push=True)
 
-    config = karmada_api.kubeconfig(tmp_path / "karmada.config").read_text()
+    kubeconfig = yaml.safe_load(karmada_api.kubeconfig(tmp_path / "karmada.config").read_text())
+    kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(
+        ca_pem[0].encode()
+    ).decode()  # the pin the registration Job checks
+    config = yaml.safe_dump(kubeconfig)
     kube_api.store.put(
         {
             "apiVersion": "v1",
@@ -95,8 +105,9 @@ def test_the_daemon_federates_and_unregisters_before_cleanup(
         }
     )
     now = datetime.now(UTC)
-    kube_api.store.put(node("guangdong-edge-01", site="guangdong", arch="arm64"))
-    kube_api.store.put(lease("guangdong-edge-01", now + timedelta(hours=1)))
+    for site in ("guangdong", "hainan"):
+        kube_api.store.put(node(f"{site}-edge-01", site=site, arch="arm64"))
+        kube_api.store.put(lease(f"{site}-edge-01", now + timedelta(hours=1)))
     karmada_api.store.put(
         {
             "apiVersion": CLUSTER[0],
@@ -107,16 +118,29 @@ def test_the_daemon_federates_and_unregisters_before_cleanup(
         }
     )
     kube = connect(kubeconfig=kube_api_kubeconfig, retry=RetryPolicy(attempts=3, base=0.05))
-    opts = daemon_options(remote.url, tmp_path, emit="kube", resync_interval=1.0)
+    opts = daemon_options(remote.url, tmp_path, emit="kube")
+
+    def labelled() -> bool:
+        cluster = karmada_api.store.get(*CLUSTER, "guangdong") or {}
+        return (cluster["metadata"].get("labels") or {}).get("site") == "guangdong"
+
     with InProcess(opts, kube=kube) as d:
         wait_for(lambda: _jobs(kube_api, "eggo-"), timeout=60, what="the eggo deploy Job")
+        wait_for(lambda: _jobs(kube_api, "eggo-", "edge-hainan"), timeout=30, what="hainan's")
+        wait_for(labelled, timeout=30, what="the Cluster's labels applied by the daemon")
+        d.wait_record(lambda r: r.batch == ("guangdong",))  # the view saw the labels land
+        d.settle()
+        assert not _jobs(kube_api, "karmada-register-", "edge-hainan")  # eggo has not finished
         _finish_jobs(kube_api, "eggo-")
+        (register,) = wait_for(
+            lambda: _jobs(kube_api, "karmada-register-", "edge-hainan"),
+            timeout=30,
+            what="hainan's registration Job, moved by its eggo Job finishing",
+        )
+        assert register["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gitops-edge"
+        assert kube_api.store.get("v1", "Secret", "karmada-bootstrap", "edge-hainan")
+        assert not _jobs(kube_api, "karmada-register-")  # guangdong is registered already
 
-        def labelled() -> bool:
-            cluster = karmada_api.store.get(*CLUSTER, "guangdong") or {}
-            return (cluster["metadata"].get("labels") or {}).get("site") == "guangdong"
-
-        wait_for(labelled, timeout=60, what="the Cluster's labels applied by the daemon")
         override = wait_for(
             lambda: karmada_api.store.get(
                 POLICY, "OverridePolicy", "node-exporter-mirror", "monitoring"

@@ -10,8 +10,6 @@ import base64
 import copy
 import json
 import logging
-import shutil
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,29 +49,6 @@ KARMADA = {
     "registrationImage": {"arm64": "r/karmadactl:v1.18.2-arm64", "amd64": "r/karmadactl:v1.18.2"},
     "proxy": "http://proxy.gd.example:3128",
 }
-
-
-@pytest.fixture(scope="module")
-def ca_pem(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """A self-signed CA and its public-key pin computed by openssl itself."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed (needed to make a test CA)")
-    d = tmp_path_factory.mktemp("ca")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=karmada",
-         "-days", "2", "-keyout", str(d / "k.pem"), "-out", str(d / "c.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    pub = subprocess.run(
-        ["openssl", "x509", "-in", str(d / "c.pem"), "-pubkey", "-noout"],
-        check=True, capture_output=True,
-    ).stdout  # fmt: skip
-    der = subprocess.run(
-        ["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub, check=True, capture_output=True
-    ).stdout
-    import hashlib
-
-    return (d / "c.pem").read_text(), "sha256:" + hashlib.sha256(der).hexdigest()
 
 
 def test_ca_hash_matches_openssl(ca_pem: tuple[str, str]) -> None:
