@@ -228,6 +228,11 @@ class FederationLoop:
         assert conn is not None
         if not conn.view.wait_synced(self.sync_timeout):
             return CleanupHolds(reason_unknown="karmada-apiserver has not been listed yet")
+        if not conn.view.clusters.served:
+            return CleanupHolds(
+                reason_unknown="the server in the karmada kubeconfig does not serve "
+                "clusters.cluster.karmada.io (is it karmada-apiserver?)"
+            )
         return CleanupHolds(view=conn.view)
 
     # -- after the central plan went out ---------------------------------------------

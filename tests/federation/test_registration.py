@@ -267,6 +267,7 @@ def test_a_removed_site_is_unregistered_before_cleanup(
     eggo_pod = eggo[1]["spec"]["template"]["spec"]
     assert pod["nodeName"] == eggo_pod["nodeName"] and pod["tolerations"] == eggo_pod["tolerations"]
     assert pod["containers"][0]["image"] == "r/karmadactl:arm64"
+    assert "env" not in pod["containers"][0]  # no proxy here: the registration Job only
     assert pod["containers"][0]["command"] == [
         "karmadactl", "unregister", "guangdong", "--cluster-kubeconfig", ADMIN_CONF,
     ]  # fmt: skip
