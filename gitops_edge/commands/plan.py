@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,15 @@ def run(args: argparse.Namespace) -> int:
             progress=progress.counter("rendering", len(wanted or repo.sites)),
         )
     plan = make_plan(repo, live, revision=revision, sites=args.site, rendered=rendered)
+    waves = sorted({s.wave for s in plan.sites if s.in_repo})
+    if not wants_cluster(args) and not DirSink.capabilities.reports_outcomes and len(waves) > 1:
+        # a directory reports no run outcomes, so no wave waits for another here
+        note = (
+            f"waves not enforced in this plan: a render ({args.out}) reports no run outcomes, "
+            f"so waves {', '.join(map(str, waves))} are planned as if they went at once; against the cluster "
+            "(--kubeconfig) they go wave by wave"
+        )
+        plan = replace(plan, notes=(*plan.notes, note))
     if args.save is not None:
         save_plan(plan, args.save)
     if args.output in ("json", "yaml"):

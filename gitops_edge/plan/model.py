@@ -109,6 +109,8 @@ class Plan:
     """Non-empty: the whole run is refused (mass-deletion guard) and nothing is emitted."""
     current_wave: int | None = None
     problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What the report must say about where the plan was made (waves not enforced there)."""
 
     def emitting(self) -> tuple[SitePlan, ...]:
         return () if self.refused else tuple(s for s in self.sites if s.emits)

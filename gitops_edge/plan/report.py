@@ -54,6 +54,7 @@ def to_text(plan: Plan, *, diffs: bool = True) -> str:
     if plan.refused:
         lines.append(plan.refused)
     lines.extend(f"repo: {p}" for p in plan.problems)
+    lines.extend(f"note: {n}" for n in plan.notes)
     for site in plan.sites:
         if (
             site.gate == "ready"
@@ -81,6 +82,7 @@ def to_json(plan: Plan) -> dict[str, Any]:
         "refused": plan.refused or None,
         "current_wave": plan.current_wave,
         "problems": list(plan.problems),
+        "notes": list(plan.notes),
         "summary": gate_counts(plan),
         "sites": [
             {
@@ -346,6 +348,7 @@ def to_markdown(
     head += [f"- :warning: {p[:_LINE]}" for p in plan.problems[:20]]
     if len(plan.problems) > 20:
         head.append(f"- ... {_count(len(plan.problems) - 20)} more repo-level problem(s)")
+    head += [f"> [!NOTE]\n> {n[:_LINE]}\n" for n in plan.notes]
     summary = gate_counts(plan)
     emitting = sum(len(s.pending()) for s in plan.emitting())
     counts = ", ".join(f"{_count(n)} {k}" for k, n in summary.items())
