@@ -6,13 +6,16 @@ without a cluster, the last render in --against DIR (default: rendered).
 or failed; 2 changes that can go out; 1 errors, refusals, blocked, invalid or failed sites.
 -o markdown is made for a merge request: destructive actions first, identical
 changes grouped, always under 60000 characters (--full-plan names where the
-complete JSON or text plan is kept when it had to be cut).
+complete JSON or text plan is kept when it had to be cut; --save FILE writes
+that complete JSON plan).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +67,13 @@ def add_parser(sub: Any) -> None:
         help="markdown: where the full plan is kept (an artifact name or URL), named when the comment is cut",
     )
     p.add_argument(
+        "--save",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the complete plan as JSON to FILE (the artifact --full-plan names)",
+    )
+    p.add_argument(
         "--detailed-exitcode", action="store_true", help="exit 0 nothing to change and nothing blocked, 2 changes, 1 errors or blocked/invalid/failed sites"
     )
     p.add_argument(
@@ -108,6 +118,17 @@ def run(args: argparse.Namespace) -> int:
             progress=progress.counter("rendering", len(wanted or repo.sites)),
         )
     plan = make_plan(repo, live, revision=revision, sites=args.site, rendered=rendered)
+    waves = sorted({s.wave for s in plan.sites if s.in_repo})
+    if not wants_cluster(args) and not DirSink.capabilities.reports_outcomes and len(waves) > 1:
+        # a directory reports no run outcomes, so no wave waits for another here
+        note = (
+            f"waves not enforced in this plan: a render ({args.out}) reports no run outcomes, "
+            f"so waves {', '.join(map(str, waves))} are planned as if they went at once; against the cluster "
+            "(--kubeconfig) they go wave by wave"
+        )
+        plan = replace(plan, notes=(*plan.notes, note))
+    if args.save is not None:
+        save_plan(plan, args.save)
     fed = federation_for(args, repo, live, plan, revision)
     if args.output in ("json", "yaml"):
         print_data(to_json(plan) | ({"federation": fed.data} if fed else {}), args.output)
@@ -132,6 +153,14 @@ def federation_for(
     except KubeError as exc:
         return Section({"error": str(exc)}, [f"cannot read the central cluster: {exc}"])
     return plan_section(central, repo, live, plan, now=now_utc(), revision=revision)
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    """The whole plan, never cut, beside a comment that had to be: written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(to_json(plan), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)
 
 
 def exit_status(plan: Plan, *, detailed: bool) -> int:

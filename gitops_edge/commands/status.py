@@ -12,14 +12,20 @@ with one line on stderr when the API cannot be read (unreachable, 401, 403); exi
 for usage errors.
 
 STATE, worst first: invalid (spec does not validate; live objects kept), removed (live
-objects, no directory), failed (eggo failed or wrong edge arch), deferred (no edge node
-online: work waits), progressing, pending (nothing applied yet), ok.
+objects, no directory), failed (eggo failed or wrong edge arch), blocked (a change the
+safety rules refuse), deferred (no edge node online: work waits), waiting (its wave is
+not released yet), progressing, pending (changes not applied yet), ok.
+
+status makes the same plan as `gitops-edge plan` against the same cluster, so the two
+agree: states follow the plan's gates, a deferred site counts the changes the plan
+holds for it, and the summary repeats plan's counts ("plan: 30 unchanged, 2 deferred").
 
 -o json (or -o yaml) prints:
 
     {"revision": "<repo commit>|null", "observed_at": "<RFC3339 Z>",
-     "summary": {"sites": N, "invalid": n, "removed": n, "failed": n, "deferred": n,
-                 "progressing": n, "pending": n, "ok": n},
+     "summary": {"sites": N, "invalid": n, "removed": n, "failed": n, "blocked": n,
+                 "deferred": n, "waiting": n, "progressing": n, "pending": n, "ok": n,
+                 "plan": {"<gate>|unchanged": n, ...}},
      "filter": null | "<what was filtered>",
      "sites": [{"site", "state", "in_repo", "valid", "problems", "wave", "suspended",
                 "edge": {"target", "arch",
@@ -30,7 +36,8 @@ online: work waits), progressing, pending (nothing applied yet), ok.
                 "objects": [{"kind", "namespace", "name", "revision", "spec_hash",
                              "delivery": {"<edge node>": "delivered|pending|stale"}}],
                 "delivered": {"delivered": x, "total": y},
-                "issues": ["<sentence>", ...]}]}
+                "issues": ["<sentence>", ...],
+                "gate": "<the plan's gate>", "changes": n}]}
 
 With spec.federation.karmada.enabled, a "federation" key is added: {"sites":
 [{"site", "registration", "registered", "ready", "detail"}], "workloads": [{"template",
@@ -62,6 +69,7 @@ from gitops_edge.federation.sections import status_section
 from gitops_edge.live.client import KubeClient, KubeError
 from gitops_edge.live.inventory import now_utc
 from gitops_edge.live.snapshot import read_live
+from gitops_edge.plan.planner import make_plan
 from gitops_edge.source.revision import UNVERSIONED, describe_revision
 from gitops_edge.specs.repo import load_repo
 from gitops_edge.status import STATES, NodeStatus, SiteStatus, StatusReport, build_report
@@ -198,7 +206,10 @@ def _once(
     except KubeError as exc:
         print(f"gitops-edge status: {exc}", file=sys.stderr)
         return 1
-    full = build_report(repo, live, revision=None if revision == UNVERSIONED else revision)
+    plan = make_plan(repo, live, revision=revision)
+    full = build_report(
+        repo, live, revision=None if revision == UNVERSIONED else revision, plan=plan
+    )
     report = apply_filter(full, flt, site_labels(repo))
     synced = {s.site: last_sync(live.site_objects(s.site)) for s in report.sites}
     if clear and args.output == "text":
@@ -227,6 +238,8 @@ def render_text(
     lines = [f"revision {rev}, observed {full.observed_at}: {len(full.sites)} site(s)"]
     if counts:
         lines[0] += f": {counts}"
+    if full.plan:
+        lines.append("plan: " + ", ".join(f"{n} {gate}" for gate, n in full.plan.items()))
     if flt is not None and flt.active:
         lines.append(f"showing {len(report.sites)} of {len(full.sites)} site(s): {flt.describe()}")
     rows = [COLUMNS, *(_row(s, synced.get(s.site)) for s in report.sites)]

@@ -20,21 +20,13 @@ import yaml
 from gitops_edge.plan.diff import clean_for_display
 from gitops_edge.plan.eggo_lifecycle import PREVIOUS_RUN
 from gitops_edge.plan.eggo_story import Story, story
-from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
+from gitops_edge.plan.model import ObjectChange, Plan, SitePlan, gate_counts
 from gitops_edge.render.meta import SOURCE_REVISION, SPEC_HASH
 from gitops_edge.specs.eggo import DeployConfig
 
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-", "unchanged": " "}
-
-
-def _summary(plan: Plan) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for s in plan.sites:
-        key = "unchanged" if s.gate == "ready" and not s.pending() else s.gate
-        out[key] = out.get(key, 0) + 1
-    return dict(sorted(out.items()))
 
 
 def _eggo_text(site: SitePlan) -> str:
@@ -62,6 +54,7 @@ def to_text(plan: Plan, *, diffs: bool = True) -> str:
     if plan.refused:
         lines.append(plan.refused)
     lines.extend(f"repo: {p}" for p in plan.problems)
+    lines.extend(f"note: {n}" for n in plan.notes)
     for site in plan.sites:
         if (
             site.gate == "ready"
@@ -75,7 +68,7 @@ def to_text(plan: Plan, *, diffs: bool = True) -> str:
             lines.append(f"  {SYMBOL[change.action]} {change.describe()}{why}")
             if diffs and change.action == "update":
                 lines.extend("    " + d for d in review_diff(change, width=None))
-    counts = ", ".join(f"{n} {k}" for k, n in _summary(plan).items())
+    counts = ", ".join(f"{n} {k}" for k, n in gate_counts(plan).items())
     lines.append(
         f"{len(plan.sites)} site(s): {counts}; {sum(len(s.pending()) for s in plan.emitting())} object change(s) to emit"
     )
@@ -89,7 +82,8 @@ def to_json(plan: Plan) -> dict[str, Any]:
         "refused": plan.refused or None,
         "current_wave": plan.current_wave,
         "problems": list(plan.problems),
-        "summary": _summary(plan),
+        "notes": list(plan.notes),
+        "summary": gate_counts(plan),
         "sites": [
             {
                 "site": s.site,
@@ -356,7 +350,8 @@ def to_markdown(
     head += [f"- :warning: {p[:_LINE]}" for p in plan.problems[:20]]
     if len(plan.problems) > 20:
         head.append(f"- ... {_count(len(plan.problems) - 20)} more repo-level problem(s)")
-    summary = _summary(plan)
+    head += [f"> [!NOTE]\n> {n[:_LINE]}\n" for n in plan.notes]
+    summary = gate_counts(plan)
     emitting = sum(len(s.pending()) for s in plan.emitting())
     counts = ", ".join(f"{_count(n)} {k}" for k, n in summary.items())
     head += [
