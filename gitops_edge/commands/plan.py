@@ -28,6 +28,7 @@ from gitops_edge.commands.common import (
 )
 from gitops_edge.commands.kubeargs import CLI_RETRY, add_kube_args, kube_from_args, wants_cluster
 from gitops_edge.emit.dirsink import DirSink
+from gitops_edge.federation.loop import CleanupHolds, one_shot_holds
 from gitops_edge.federation.sections import Section, plan_section
 from gitops_edge.live.client import KubeError
 from gitops_edge.live.inventory import now_utc
@@ -117,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
             sites=wanted,
             progress=progress.counter("rendering", len(wanted or repo.sites)),
         )
-    plan = make_plan(repo, live, revision=revision, sites=args.site, rendered=rendered)
+    holds = cleanup_holds(args, root)
+    plan = make_plan(
+        repo, live, revision=revision, sites=args.site, rendered=rendered, hold_cleanup=holds
+    )
     waves = sorted({s.wave for s in plan.sites if s.in_repo})
     if not wants_cluster(args) and not DirSink.capabilities.reports_outcomes and len(waves) > 1:
         # a directory reports no run outcomes, so no wave waits for another here
@@ -129,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         plan = replace(plan, notes=(*plan.notes, note))
     if args.save is not None:
         save_plan(plan, args.save)
-    fed = federation_for(args, repo, live, plan, revision)
+    fed = federation_for(args, repo, live, plan, revision, holds)
     if args.output in ("json", "yaml"):
         print_data(to_json(plan) | ({"federation": fed.data} if fed else {}), args.output)
     elif args.output == "markdown":
@@ -142,8 +146,23 @@ def run(args: argparse.Namespace) -> int:
     return exit_status(plan, detailed=args.detailed_exitcode)
 
 
+def cleanup_holds(args: argparse.Namespace, root: Path) -> CleanupHolds | None:
+    """Federation's veto on eggo cleanups, as the daemon and apply use it (cluster only)."""
+    if not wants_cluster(args):
+        return None
+    try:
+        return one_shot_holds(kube_from_args(args, retry=CLI_RETRY), root)
+    except KubeError as exc:
+        return CleanupHolds(reason_unknown=f"the central cluster cannot be read ({exc})")
+
+
 def federation_for(
-    args: argparse.Namespace, repo: RepoSpec, live: LiveState, plan: Plan, revision: str
+    args: argparse.Namespace,
+    repo: RepoSpec,
+    live: LiveState,
+    plan: Plan,
+    revision: str,
+    holds: CleanupHolds | None = None,
 ) -> Section | None:
     """Federation's part of the plan (read-only), when enabled and a cluster is used."""
     if not wants_cluster(args) or not repo.settings.spec.federation.karmada.enabled:
@@ -152,7 +171,8 @@ def federation_for(
         central = kube_from_args(args, retry=CLI_RETRY)
     except KubeError as exc:
         return Section({"error": str(exc)}, [f"cannot read the central cluster: {exc}"])
-    return plan_section(central, repo, live, plan, now=now_utc(), revision=revision)
+    held = holds.held if holds is not None else None
+    return plan_section(central, repo, live, plan, now=now_utc(), revision=revision, held=held)
 
 
 def save_plan(plan: Plan, path: Path) -> None:

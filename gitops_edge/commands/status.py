@@ -65,6 +65,7 @@ from gitops_edge.commands.common import (
     repo_root_or_exit,
 )
 from gitops_edge.commands.kubeargs import CLI_RETRY, add_kube_args, kube_from_args
+from gitops_edge.federation.loop import one_shot_holds
 from gitops_edge.federation.sections import status_section
 from gitops_edge.live.client import KubeClient, KubeError
 from gitops_edge.live.inventory import now_utc
@@ -206,7 +207,7 @@ def _once(
     except KubeError as exc:
         print(f"gitops-edge status: {exc}", file=sys.stderr)
         return 1
-    plan = make_plan(repo, live, revision=revision)
+    plan = make_plan(repo, live, revision=revision, hold_cleanup=one_shot_holds(kube, root))
     full = build_report(
         repo, live, revision=None if revision == UNVERSIONED else revision, plan=plan
     )

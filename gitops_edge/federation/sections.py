@@ -100,8 +100,13 @@ def plan_section(
     now: datetime,
     revision: str,
     retry: RetryPolicy | None = None,
+    held: list[str] | None = None,
 ) -> Section | None:
-    """What the federation pass would do (nothing is written); None when federation is off."""
+    """What the federation pass would do (nothing is written); None when federation is off.
+
+    ``held``: the sites whose eggo cleanup the plan already held (``make_plan``'s
+    ``hold_cleanup``); without it, the plan's cleanups are checked here.
+    """
     if not repo.settings.spec.federation.karmada.enabled:
         return None
     try:
@@ -117,7 +122,8 @@ def plan_section(
             revision=revision,
             deleting=plan.deletions(),
         )
-        held = held_cleanups(plan, karmada)
+        if held is None:
+            held = held_cleanups(plan, karmada)
     except KubeError as exc:
         return _unreachable(exc)
     data = report.as_dict()

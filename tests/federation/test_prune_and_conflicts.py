@@ -11,6 +11,7 @@ the site is registered.
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -273,6 +274,16 @@ def test_apply_holds_the_cleanup_of_a_registered_site(
     assert cp.returncode == 0, cp.stderr
     assert "still registered with Karmada" in cp.stdout
     assert cleanups() == []
+    planned = run_cli("plan", tmp_path, "--kubeconfig", kube_api_kubeconfig, "-o", "json", "-q")
+    doc = json.loads(planned.stdout)
+    (gd,) = [s for s in doc["sites"] if s["site"] == "gd"]
+    assert gd["gate"] == "blocked" and "still registered with Karmada" in gd["reason"]
+    assert doc["federation"]["cleanups_held"] == ["gd"]
+    shown = run_cli("status", tmp_path, "--kubeconfig", kube_api_kubeconfig, "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    (gd_status,) = [s for s in json.loads(shown.stdout)["sites"] if s["site"] == "gd"]
+    assert gd_status["state"] == "removed"
+    assert gd_status["gate"] == "blocked"  # status makes the same plan, with the same veto
     karmada_api.store.delete("cluster.karmada.io/v1alpha1", "Cluster", "gd")
     cp = run_cli(*args)
     assert cp.returncode == 0, cp.stderr
