@@ -62,6 +62,7 @@ def make_plan(
     rendered: RenderResult | None = None,
     fleet: Sequence[Identity] | None = None,
     fleet_clean: bool | None = None,
+    waves: bool = True,
 ) -> Plan:
     """Plan every site (or only ``sites``, for an incremental run) against ``live``.
 
@@ -69,6 +70,8 @@ def make_plan(
     ``fleet`` (default: from ``repo``) is the identity of every site of the repo, and
     ``fleet_clean`` (default: from ``repo``) whether every one of them loaded cleanly:
     a caller that loads the repo a chunk at a time passes both for the whole repo.
+    ``waves`` False leaves wave gating to such a caller: a wave is held by sites of
+    other chunks, so only the merged plan can be gated (:func:`gate_waves`).
     """
     wanted = None if sites is None else set(sites)
     result = rendered or render_repo(repo, revision=revision, sites=wanted)
@@ -122,7 +125,9 @@ def make_plan(
     if wanted is not None and feedback:
         context = [_observed(s, live) for s in repo.sites if s.id not in wanted]
     gated, current = gate_waves(
-        plans + context, max_failures=repo.settings.spec.rollout.maxFailures, feedback=feedback
+        plans + context,
+        max_failures=repo.settings.spec.rollout.maxFailures,
+        feedback=feedback and waves,
     )
     plans = gated[: len(plans)]
     plan = Plan(
