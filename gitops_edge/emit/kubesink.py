@@ -96,15 +96,23 @@ class OwnWrites:
     """The server's answer to each of our writes, until the informer cache catches up.
 
     ``ttl`` bounds how long an entry may stand in for the cache (a watch that never
-    delivers the event is repaired by its own relist, not by us).
+    delivers the event is repaired by its own relist, not by us). A full resync writes
+    every object of the fleet, and the cache holds each of them already once it catches
+    up, so an entry keeps the object compressed (decoded only when it is laid over a
+    lagging cache) and entries past ``ttl`` are dropped as writes go on, not only when
+    the next plan asks.
     """
+
+    PRUNE_EVERY = 1000
+    """Writes between two sweeps of entries past ``ttl``."""
 
     def __init__(self, *, ttl: float = 120.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: dict[Key, tuple[float, str, str, dict[str, Any] | None]] = {}
-        """key -> (when, site, resourceVersion, object or None for a delete)."""
+        self._entries: dict[Key, tuple[float, str, str, bytes | None]] = {}
+        """key -> (when, site, resourceVersion, compressed object or None for a delete)."""
+        self._writes = 0
 
     def __len__(self) -> int:
         with self._lock:
@@ -112,13 +120,21 @@ class OwnWrites:
 
     def wrote(self, obj: dict[str, Any]) -> None:
         site = str(((obj.get("metadata") or {}).get("labels") or {}).get(SITE_LABEL) or "")
-        with self._lock:
-            self._entries[obj_key(obj)] = (self._clock(), site, _rv(obj), obj)
+        blob = zlib.compress(json.dumps(obj, separators=(",", ":")).encode(), 1)
+        self._put(obj_key(obj), (self._clock(), site, _rv(obj), blob))
 
     def deleted(self, key: Key, last: dict[str, Any]) -> None:
         site = str(((last.get("metadata") or {}).get("labels") or {}).get(SITE_LABEL) or "")
+        self._put(key, (self._clock(), site, _rv(last), None))
+
+    def _put(self, key: Key, entry: tuple[float, str, str, bytes | None]) -> None:
         with self._lock:
-            self._entries[key] = (self._clock(), site, _rv(last), None)
+            self._entries[key] = entry
+            self._writes += 1
+            if self._writes % self.PRUNE_EVERY == 0:
+                now = entry[0]
+                for old in [k for k, e in self._entries.items() if now - e[0] > self.ttl]:
+                    del self._entries[old]
 
     def overlay(self, objects: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
         """``objects`` (site -> live objects, from the cache) with our newer writes laid over.
@@ -133,18 +149,19 @@ class OwnWrites:
         out = dict(objects)
         done: list[Key] = []
         by_site: dict[str, dict[Key, dict[str, Any] | None]] = {}
-        for key, (at, site, rv, obj) in entries.items():
+        for key, (at, site, rv, blob) in entries.items():
             if now - at > self.ttl or not site:
                 done.append(key)
                 continue
             cached = next((o for o in objects.get(site, ()) if obj_key(o) == key), None)
-            if obj is None:  # our delete
+            if blob is None:  # our delete
                 if cached is None or (_caught_up(_rv(cached), rv) and _rv(cached) != rv):
                     done.append(key)  # gone from the cache, or re-created since
                     continue
             elif cached is not None and _caught_up(_rv(cached), rv):
                 done.append(key)
                 continue
+            obj = None if blob is None else json.loads(zlib.decompress(blob))
             by_site.setdefault(site, {})[key] = obj
         for site, over in by_site.items():
             kept = [o for o in objects.get(site, ()) if obj_key(o) not in over]
