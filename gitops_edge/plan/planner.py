@@ -65,6 +65,7 @@ def make_plan(
     fleet: Sequence[Identity] | None = None,
     fleet_clean: bool | None = None,
     hold_cleanup: CleanupHold | None = None,
+    waves: bool = True,
 ) -> Plan:
     """Plan every site (or only ``sites``, for an incremental run) against ``live``.
 
@@ -75,6 +76,8 @@ def make_plan(
     ``hold_cleanup``: federation's veto on starting an eggo cleanup (a site still
     registered with Karmada is unregistered first), see
     :func:`gitops_edge.federation.unregistration.hold_for_unregistration`.
+    ``waves`` False leaves wave gating to such a caller: a wave is held by sites of
+    other chunks, so only the merged plan can be gated (:func:`gate_waves`).
     """
     wanted = None if sites is None else set(sites)
     result = rendered or render_repo(repo, revision=revision, sites=wanted)
@@ -130,7 +133,9 @@ def make_plan(
     if wanted is not None and feedback:
         context = [_observed(s, live) for s in repo.sites if s.id not in wanted]
     gated, current = gate_waves(
-        plans + context, max_failures=repo.settings.spec.rollout.maxFailures, feedback=feedback
+        plans + context,
+        max_failures=repo.settings.spec.rollout.maxFailures,
+        feedback=feedback and waves,
     )
     plans = gated[: len(plans)]
     plan = Plan(
