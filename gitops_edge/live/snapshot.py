@@ -16,7 +16,7 @@ from typing import Any
 from gitops_edge.live import resources as r
 from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
 from gitops_edge.live.delivery import index_object_syncs
-from gitops_edge.live.informer import Informer
+from gitops_edge.live.informer import Informer, strip_managed_fields
 from gitops_edge.live.inventory import (
     DEFAULT_GRACE,
     EDGE_ROLE_LABEL,
@@ -98,7 +98,11 @@ class LiveCache:
         watch_timeout: int = 300,
     ) -> None:
         self.grace = grace
-        opts: dict[str, Any] = {"backoff": backoff, "watch_timeout": watch_timeout}
+        opts: dict[str, Any] = {
+            "backoff": backoff,
+            "watch_timeout": watch_timeout,
+            "transform": strip_managed_fields,
+        }
         self.nodes = Informer(
             kube, r.NODES, label_selector=EDGE_ROLE_LABEL, on_event=on_node_event, **opts
         )

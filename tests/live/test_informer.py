@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -199,3 +200,33 @@ def test_live_cache_steady_state_makes_no_list_calls(
         started = time.monotonic()
         cache.stop()
         assert time.monotonic() - started < 3
+
+
+def test_live_cache_keeps_objects_without_managed_fields(
+    kube: KubeClient, kube_api: KubeAPIServer
+) -> None:
+    """The central cache drops managedFields (a third of an applied object), listed or
+    watched; the server still has them."""
+    fields = [{"manager": "gitops-edge", "operation": "Apply", "fieldsV1": {"f:spec": {}}}]
+    job = eggo_job("eggo-deploy-1", "gd")
+    job["metadata"]["managedFields"] = fields
+    kube_api.store.put(node("gd-edge-01", site="gd"))
+    kube_api.store.put(job)
+    cache = LiveCache(kube, backoff=FAST, with_syncs=False)
+    cache.start()
+    try:
+        assert cache.wait_synced(10)
+        app = application("base", "gd")
+        app["metadata"]["managedFields"] = fields
+        kube_api.store.put(app)
+
+        def cached() -> list[dict[str, Any]]:
+            return [o for objs in cache.state().objects.values() for o in objs]
+
+        wait_for(lambda: any(o["kind"] == "Application" for o in cached()))
+        assert {o["kind"] for o in cached()} == {"Job", "Application"}
+        assert all("managedFields" not in o["metadata"] for o in cached())
+        served = kube_api.store.get("batch/v1", "Job", "eggo-deploy-1", "edge-gd")
+        assert served is not None and served["metadata"]["managedFields"] == fields
+    finally:
+        cache.stop()
