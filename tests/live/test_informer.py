@@ -20,7 +20,7 @@ from gitops_edge.live import resources as r
 from gitops_edge.live.client import KubeClient, RetryPolicy
 from gitops_edge.live.connect import connect
 from gitops_edge.live.informer import Informer
-from gitops_edge.live.snapshot import LiveCache
+from gitops_edge.live.snapshot import LiveCache, PackedSites
 from tests.kubeapi import KubeAPIServer
 from tests.live.objects import NOW, application, eggo_job, lease, micro, node, object_sync
 
@@ -228,5 +228,14 @@ def test_live_cache_keeps_objects_without_managed_fields(
         assert all("managedFields" not in o["metadata"] for o in cached())
         served = kube_api.store.get("batch/v1", "Job", "eggo-deploy-1", "edge-gd")
         assert served is not None and served["metadata"]["managedFields"] == fields
+        # kept packed (compressed JSON by site), unpacked afresh on each access
+        objects = cache.state().objects
+        assert isinstance(objects, PackedSites) and list(objects) == ["gd"]
+        assert all(isinstance(b, bytes) for blobs in objects.packed.values() for b in blobs)
+        first, again = objects["gd"], objects["gd"]
+        assert first == again and first[0] is not again[0]
+        copy = objects.lazy_copy()
+        copy["gd"] = []
+        assert copy["gd"] == [] and objects["gd"] == first and objects.get("nowhere") is None
     finally:
         cache.stop()
