@@ -196,7 +196,10 @@ class Controller:
             log.exception("reconcile crashed", revision=revision, batch=few(keys))
             self._finish(Record(revision, keys, failed=keys, error=error), started, ok=False)
             return set(keys)
-        if self.federation is not None:  # after the central plan is out: one federation pass
+        if self.federation is not None and holds is not None:
+            # after the central plan is out: one federation pass (live read again only
+            # then: a resync without informers must not list the whole cluster for it)
+            live = live if live is not None else self._live()
             self.federation.after_emit(repo, plan, live, holds, batch=keys)
         failed = self._account(repo, plan, result, keys)
         self._report_problems(repo, plan)
@@ -234,7 +237,7 @@ class Controller:
 
     def _resync(
         self,
-    ) -> tuple[RepoSpec, Plan, EmitResult, str, LiveState, CleanupHolds | None]:
+    ) -> tuple[RepoSpec, Plan, EmitResult, str, LiveState | None, CleanupHolds | None]:
         """Every site, in bounded memory: :func:`gitops_edge.reconcile.reconcile`.
 
         The run is planned and staged a chunk at a time, waves and the deletion guard
@@ -269,7 +272,7 @@ class Controller:
             else:
                 wanted = {s.site for s in plan.sites if s.gate in ("deferred", "invalid")}
                 repo = load_sites(index, [d for d in index.dirs if d.id in wanted])
-        return repo, plan, result, revision, live if live is not None else self._live(), holds
+        return repo, plan, result, revision, live, holds
 
     def _advance_waves(self) -> None:
         """Something was applied: the sites a wave held back are planned again now.

@@ -51,6 +51,31 @@ def strip_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+def slim_node(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Node as the edge inventory reads it: name, labels, the Ready condition, the arch.
+
+    A kubelet's Node carries its images, capacity, addresses and every condition (a few
+    KB each); 10 000 edge nodes are cached for their readiness alone
+    (:func:`gitops_edge.live.inventory.edge_node`).
+    """
+    meta = obj.get("metadata") or {}
+    status = obj.get("status") or {}
+    arch = (status.get("nodeInfo") or {}).get("architecture")
+    slim_status: dict[str, Any] = {
+        "conditions": [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    }
+    if arch:
+        slim_status["nodeInfo"] = {"architecture": arch}
+    return {
+        "apiVersion": obj.get("apiVersion", "v1"),
+        "kind": obj.get("kind", "Node"),
+        "metadata": {
+            k: meta[k] for k in ("name", "uid", "resourceVersion", "labels") if k in meta
+        },
+        "status": slim_status,
+    }
+
+
 def pack(obj: dict[str, Any]) -> bytes:
     """One object as compact JSON, deflated (level 1: fast; a JSON object shrinks ~4x).
 

@@ -16,7 +16,7 @@ from typing import Any
 from gitops_edge.live import resources as r
 from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
 from gitops_edge.live.delivery import index_object_syncs
-from gitops_edge.live.informer import Informer, strip_managed_fields, unpack
+from gitops_edge.live.informer import Informer, slim_node, strip_managed_fields, unpack
 from gitops_edge.live.inventory import (
     DEFAULT_GRACE,
     EDGE_ROLE_LABEL,
@@ -120,7 +120,11 @@ class LiveCache:
             "transform": strip_managed_fields,
         }
         self.nodes = Informer(
-            kube, r.NODES, label_selector=EDGE_ROLE_LABEL, on_event=on_node_event, **opts
+            kube,
+            r.NODES,
+            label_selector=EDGE_ROLE_LABEL,
+            on_event=on_node_event,
+            **{**opts, "transform": slim_node},
         )
         self.leases = Informer(
             kube, r.LEASES, namespace=LEASE_NAMESPACE, on_event=on_node_event, **opts

@@ -7,6 +7,7 @@ polling a condition with a deadline, never a fixed sleep.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -239,3 +240,17 @@ def test_live_cache_keeps_objects_without_managed_fields(
         assert copy["gd"] == [] and objects["gd"] == first and objects.get("nowhere") is None
     finally:
         cache.stop()
+
+
+def test_a_slim_node_keeps_what_the_inventory_reads() -> None:
+    """The cached Node is smaller and classifies exactly as the whole one."""
+    from gitops_edge.live.informer import slim_node
+    from gitops_edge.live.inventory import build_inventory
+
+    whole = node("gd-edge-01", site="gd", arch="arm64")
+    whole["status"]["images"] = [{"names": [f"img-{i}"], "sizeBytes": i} for i in range(50)]
+    whole["status"].setdefault("conditions", []).append({"type": "DiskPressure", "status": "False"})
+    slim = slim_node(json.loads(json.dumps(whole)))
+    assert len(json.dumps(slim)) < len(json.dumps(whole)) / 3
+    leases = {"gd-edge-01": lease("gd-edge-01", NOW)}
+    assert build_inventory([slim], leases, now=NOW) == build_inventory([whole], leases, now=NOW)
