@@ -24,7 +24,7 @@ from gitops_edge.commands.common import (
 )
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.emit.gitsink import GitSinkError
-from gitops_edge.live.client import KubeError
+from gitops_edge.live.errors import KubeError
 from gitops_edge.progress import Progress, add_quiet_arg
 from gitops_edge.reconcile import reconcile
 from gitops_edge.sinks import DEFAULT_DIR, KubeLive, SinkSpecError, is_kube, open_file_sink

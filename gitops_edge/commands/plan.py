@@ -25,8 +25,8 @@ from gitops_edge.commands.common import (
 )
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args, wants_cluster
 from gitops_edge.emit.dirsink import DirSink
-from gitops_edge.live.client import KubeError
-from gitops_edge.live.snapshot import LiveState, read_live
+from gitops_edge.live.errors import KubeError
+from gitops_edge.live.state import LiveState
 from gitops_edge.plan.eggo_story import repo_eggo
 from gitops_edge.plan.model import Plan
 from gitops_edge.plan.planner import make_plan
@@ -78,6 +78,8 @@ def add_parser(sub: Any) -> None:
 
 def live_for(args: argparse.Namespace) -> LiveState:
     if wants_cluster(args):
+        from gitops_edge.live.snapshot import read_live  # only a cluster needs the client
+
         return read_live(kube_from_args(args))
     return DirSink(args.out).read_live()
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import git
 
-from gitops_edge.daemon.controller import LiveSink
 from gitops_edge.daemon.localtree import LocalSource
 from gitops_edge.daemon.queue import Backoff
 from gitops_edge.daemon.source import ForcePushPolicy, GitSource, Source, SourceError
-from gitops_edge.live.client import KubeClient
 from gitops_edge.sinks import (
     DEFAULT_DIR,
     KubeLive,
@@ -26,6 +25,10 @@ from gitops_edge.sinks import (
     is_kube,
     open_file_sink,
 )
+
+if TYPE_CHECKING:  # RunOptions is built by the command line, which must start light
+    from gitops_edge.daemon.controller import LiveSink
+    from gitops_edge.live.client import KubeClient
 
 
 @dataclass(frozen=True)
