@@ -20,6 +20,14 @@ are the same as in-process, and the same as the plain way.
 
 Sinks that cannot stage (``kube``, ``git:``), and runs of named sites, take the plain
 way; which way is decided by the sink's declared capabilities, never by its type.
+A run of named sites (``apply --site``, or an incremental ``apply``) loads only those
+sites: the others are checked for clashes by what they claim, taken from ``known``
+(the sink's record of an earlier run) or read by a light scan of their files
+(:func:`~gitops_edge.specs.repo.scan_identities`). With ``known``, a site that clashes
+with a named one is planned too, as the invalid site a full run would report. Only a
+named run that removes a site and has no record loads every site, because a removal
+goes out only in a run in which every site loaded cleanly, and one into a sink that
+reports outcomes (waves wait for the waves before them, which takes every site).
 Either way the fleet is checked as a whole (two sites sharing a cluster id, a host or
 an edge node are both invalid) and a site is removed only in a run in which every
 site loaded cleanly: the staged way collects each chunk's light identities for that.
@@ -30,7 +38,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,9 +54,9 @@ from gitops_edge.emit.protocol import (
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
 from gitops_edge.plan.planner import guard_deletions, make_plan
-from gitops_edge.specs.fleet import Identity, clashes, identity_of
-from gitops_edge.specs.repo import RepoIndex, index_repo, load_sites
-from gitops_edge.specs.sites import SiteDir
+from gitops_edge.specs.fleet import Identity, clashes, identity_of, with_clashes
+from gitops_edge.specs.repo import RepoIndex, index_repo, load_sites, scan_identities
+from gitops_edge.specs.sites import Site, SiteDir
 from gitops_edge.specs.yamlsafe import DEFAULT_LIMITS, Limits
 
 CHUNK = 500
@@ -68,6 +76,8 @@ class Summary:
     jobs: int = 1
     staged: bool = False
     """True when the run was staged chunk by chunk (a sink that can stage)."""
+    identities: tuple[Identity, ...] = ()
+    """What the sites this run loaded claim in the fleet (for the sink's record)."""
 
 
 def reconcile(
@@ -76,6 +86,7 @@ def reconcile(
     *,
     revision: str,
     sites: Iterable[str] | None = None,
+    known: Mapping[str, Identity] | None = None,
     chunk: int = CHUNK,
     jobs: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
@@ -83,23 +94,75 @@ def reconcile(
 ) -> tuple[Summary, EmitResult]:
     """Plan ``repo_root`` (or only ``sites``) against ``sink`` and emit; see the module doc.
 
+    ``known``: what the sites not named claim in the fleet (see the module doc).
     ``jobs`` None means one worker per CPU for a large run; 1 means in this process.
     ``progress(total)``, when given, returns a callback told how many more sites are done.
     """
     index = index_repo(repo_root, limits=limits)
     wanted = None if sites is None else set(sites)
     dirs = list(index.dirs)
-    tick = None if progress is None else progress(len(dirs))
     stager = staging(sink)
-    if stager is None or wanted is not None:
-        # the whole repo is loaded even for named sites: the fleet is checked as a whole
+    if wanted is not None:
+        summary, result = _named(index, sink, wanted, known, revision, limits, progress)
+    elif stager is None:
+        tick = None if progress is None else progress(len(dirs))
         repo = load_sites(index, limits=limits, progress=tick and (lambda: tick(1)))
-        plan = make_plan(repo, sink.read_live(), revision=revision, sites=wanted)
-        summary, result = Summary(plan, len(plan.sites)), sink.emit(plan)
+        plan = make_plan(repo, sink.read_live(), revision=revision)
+        summary = Summary(plan, len(plan.sites), identities=_identities(repo.sites))
+        result = sink.emit(plan)
     else:
+        tick = None if progress is None else progress(len(dirs))
         summary, result = _staged(index, dirs, stager, revision, chunk, jobs, limits, tick)
     add_notes(result, capability_notes(summary.plan, sink.capabilities, sink.describe()))
     return summary, result
+
+
+def _named(
+    index: RepoIndex,
+    sink: Sink,
+    wanted: set[str],
+    known: Mapping[str, Identity] | None,
+    revision: str,
+    limits: Limits,
+    progress: Callable[[int], Callable[[int], None]] | None,
+) -> tuple[Summary, EmitResult]:
+    """Plan and emit only ``wanted``, loading only them (and, with ``known``, their clashes)."""
+    live = sink.read_live()
+    ids = index.ids
+    removes = any(sid not in ids for sid in wanted if sid in live.objects)
+    # A removal needs every site to have loaded cleanly, and waves gated on live
+    # outcomes need every site's wave and progress: both load the whole repo.
+    if (known is None and removes) or sink.capabilities.reports_outcomes:
+        chosen = list(index.dirs)
+    else:
+        chosen = [d for d in index.dirs if d.id in wanted]
+    tick = None if progress is None else progress(len(chosen))
+    repo = load_sites(index, chosen, limits=limits, progress=tick and (lambda: tick(1)))
+    loaded = {s.id for s in repo.sites}
+    if known is not None:
+        others = [i for sid, i in known.items() if sid not in loaded and sid in ids]
+    elif removes:
+        others = []
+    else:
+        others = scan_identities(index, loaded, limits=limits)
+    own = _identities(repo.sites)
+    found = clashes([*own, *others])
+    extra = {sid for sid in found if sid not in loaded} if known is not None else set()
+    if extra:  # planned as the invalid sites a full run would show
+        more = load_sites(index, [d for d in index.dirs if d.id in extra], limits=limits)
+        repo = replace(repo, sites=(*repo.sites, *more.sites))
+        own += _identities(more.sites)
+        others = [i for i in others if i.site not in extra]
+        wanted |= extra
+    repo = replace(repo, sites=tuple(with_clashes(repo.sites, found)))
+    fleet = [i for i in (*own, *others) if i.site not in found]
+    plan = make_plan(repo, live, revision=revision, sites=wanted, fleet=fleet)
+    kept = tuple(i for i in own if i.site not in found)
+    return Summary(plan, len(plan.sites), identities=kept), sink.emit(plan)
+
+
+def _identities(sites: Iterable[Site]) -> tuple[Identity, ...]:
+    return tuple(i for i in map(identity_of, sites) if i is not None)
 
 
 @dataclass(frozen=True)
@@ -183,7 +246,8 @@ def _staged(
         refused = EmitResult(sink.describe())
         refused.refused = plan.refused
         return Summary(plan, len(plan.sites), len(tasks), workers, True), refused
-    return Summary(plan, len(plan.sites), len(tasks), workers, True), sink.commit(staged, result)
+    summary = Summary(plan, len(plan.sites), len(tasks), workers, True, tuple(identities))
+    return summary, sink.commit(staged, result)
 
 
 def _jobs(jobs: int | None, sites: int, tasks: int) -> int:
