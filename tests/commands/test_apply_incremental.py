@@ -234,3 +234,23 @@ def test_apply_site_still_sees_a_clash_with_a_site_it_does_not_load(
     site = report["sites"][0]
     assert site["site"] == "guangxi" and site["gate"] == "invalid"
     assert "also used by site guangdong" in site["reason"]
+
+
+def test_a_site_applied_alone_is_planned_again_even_when_head_goes_back(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    _apply(repo, out, capsys)
+    recorded = git(repo, "rev-parse", "HEAD")
+    _bump(repo, "guangxi", "v2")
+    _commit(repo)
+    rc, report = _apply(repo, out, capsys, "--site", "guangxi")
+    assert rc == 0 and report["emit"]["written"] == 1
+    record = loads(DirSink(out).read_record())
+    assert record is not None and record.revision == recorded and record.pending == {"guangxi"}
+
+    git(repo, "reset", "-q", "--hard", recorded)  # back to what the record says
+    rc, report = _apply(repo, out, capsys)
+    assert rc == 0 and "incremental: 0 of 3 sites changed" in report["emit"]["note"]
+    assert _planned(report) == ["guangxi"] and report["emit"]["written"] == 1
+    assert b"v2" not in b"".join(_tree(out / "guangxi").values())
