@@ -110,10 +110,11 @@ def open_source(opts: RunOptions) -> Source:
     )
 
 
-def open_sink(opts: RunOptions, kube: KubeClient | None) -> tuple[LiveSink, bool]:
-    """The sink, and whether it must be used by one worker at a time (file sinks)."""
+def open_sink(opts: RunOptions, kube: KubeClient | None) -> LiveSink:
+    """The sink ``--emit`` names; what it can do (one worker at a time, live feedback)
+    is in its declared capabilities."""
     if is_kube(opts.emit):
         if kube is None:
             raise SinkSpecError("--emit kube needs a cluster connection")
-        return KubeLive(kube, force_conflicts=opts.force_conflicts), False
-    return open_file_sink(opts.emit, cache=opts.cache_dir), True
+        return KubeLive(kube, force_conflicts=opts.force_conflicts)
+    return open_file_sink(opts.emit, cache=opts.cache_dir)
