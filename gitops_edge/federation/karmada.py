@@ -51,6 +51,7 @@ from gitops_edge.federation.unregistration import (
     unregistration_state,
 )
 from gitops_edge.kinds import JOBS, SECRETS, Resource, resource_for
+from gitops_edge.labels import EXPIRES
 from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
 from gitops_edge.render import meta
 from gitops_edge.render.context import RenderContext, site_namespace
@@ -280,7 +281,7 @@ def reconcile_registration(
             "name": TOKEN_SECRET,
             "namespace": namespace,
             "labels": {meta.SITE: site.id, FEDERATION_LABEL: COMPONENT},
-            "annotations": {"gitops-edge.io/token-expires": (now + ttl).isoformat()},
+            "annotations": {EXPIRES: (now + ttl).isoformat()},
         },
         "type": "Opaque",
         "data": {

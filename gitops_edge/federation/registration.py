@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gitops_edge.federation.labels import cluster_name, federated, site_arch
+from gitops_edge.labels import FEDERATION
 from gitops_edge.live.progress import job_failure, job_outcome
 from gitops_edge.plan.eggo_lifecycle import applied_cluster, eggo_runs, failure_of
 from gitops_edge.problems import Problem
@@ -52,7 +53,7 @@ from gitops_edge.render.eggo_job import STATE_HOST_DIR
 from gitops_edge.specs.sites import Site
 
 COMPONENT = "karmada-register"
-FEDERATION_LABEL = "gitops-edge.io/federation"
+FEDERATION_LABEL = FEDERATION
 """The registration Job and Secret carry this label and the site label, and *not*
 ``app.kubernetes.io/managed-by``: the central pipeline lists managed-by objects to prune
 what no site renders, and these are owned by :mod:`gitops_edge.federation` alone."""
