@@ -27,15 +27,17 @@ sink in a state no commit describes: the record is dropped, and the next run is 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.plan.model import Plan, SitePlan
-from gitops_edge.source.revision import DIRTY_SUFFIX, UNVERSIONED
 from gitops_edge.specs.fleet import Identity
 
+COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+"""A commit id as ``describe_revision`` gives it (SHA-1 or SHA-256 object names)."""
 FORMAT = 1
 """Bumped when the layout changes: a record of another format is ignored (a full run)."""
 
@@ -55,7 +57,7 @@ class Record:
 
 def is_commit(revision: str) -> bool:
     """A plain commit id: what a record may name (not ``-dirty``, not ``unversioned``)."""
-    return revision != UNVERSIONED and not revision.endswith(DIRTY_SUFFIX) and bool(revision)
+    return COMMIT.fullmatch(revision) is not None
 
 
 def dumps(record: Record) -> bytes:
