@@ -22,12 +22,13 @@ Sinks that cannot stage (``kube``, ``git:``), and runs of named sites, take the 
 way; which way is decided by the sink's declared capabilities, never by its type.
 A run of named sites (``apply --site``, or an incremental ``apply``) loads only those
 sites: the others are checked for clashes by what they claim, taken from ``known``
-(the sink's record of an earlier run) or read by a light scan of their files
-(:func:`~gitops_edge.specs.repo.scan_identities`). With ``known``, a site that clashes
-with a named one is planned too, as the invalid site a full run would report. Only a
-named run that removes a site and has no record loads every site, because a removal
-goes out only in a run in which every site loaded cleanly, and one into a sink that
-reports outcomes (waves wait for the waves before them, which takes every site).
+(the sink's record of an earlier run, for the sites unchanged since) or, for the rest,
+read by a light scan of their files (:func:`~gitops_edge.specs.repo.scan_identities`).
+With ``expand`` (an incremental run), a site that clashes with a named one is planned
+too, as the invalid site a full run would report. A named run that removes a site
+loads every site unless all the others are known clean from the record, because a
+removal goes out only in a run in which every site loaded cleanly; so does one into
+a sink that reports outcomes (waves wait for the waves before them: every site).
 Either way the fleet is checked as a whole (two sites sharing a cluster id, a host or
 an edge node are both invalid) and a site is removed only in a run in which every
 site loaded cleanly: the staged way collects each chunk's light identities for that.
@@ -87,6 +88,7 @@ def reconcile(
     revision: str,
     sites: Iterable[str] | None = None,
     known: Mapping[str, Identity] | None = None,
+    expand: bool = False,
     chunk: int = CHUNK,
     jobs: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
@@ -94,7 +96,9 @@ def reconcile(
 ) -> tuple[Summary, EmitResult]:
     """Plan ``repo_root`` (or only ``sites``) against ``sink`` and emit; see the module doc.
 
-    ``known``: what the sites not named claim in the fleet (see the module doc).
+    ``known``: what the sites not named claim in the fleet, from a record that says
+    they are in sync and loaded cleanly; ``expand``: plan the sites that clash with a
+    named one too (see the module doc).
     ``jobs`` None means one worker per CPU for a large run; 1 means in this process.
     ``progress(total)``, when given, returns a callback told how many more sites are done.
     """
@@ -103,7 +107,9 @@ def reconcile(
     dirs = list(index.dirs)
     stager = staging(sink)
     if wanted is not None:
-        summary, result = _named(index, sink, wanted, known, revision, limits, progress)
+        summary, result = _named(
+            index, sink, wanted, known, expand, revision, limits, progress
+        )
     elif stager is None:
         tick = None if progress is None else progress(len(dirs))
         repo = load_sites(index, limits=limits, progress=tick and (lambda: tick(1)))
@@ -122,32 +128,33 @@ def _named(
     sink: Sink,
     wanted: set[str],
     known: Mapping[str, Identity] | None,
+    expand: bool,
     revision: str,
     limits: Limits,
     progress: Callable[[int], Callable[[int], None]] | None,
 ) -> tuple[Summary, EmitResult]:
-    """Plan and emit only ``wanted``, loading only them (and, with ``known``, their clashes)."""
+    """Plan and emit only ``wanted``, loading only them (and, with ``expand``, their clashes)."""
     live = sink.read_live()
     ids = index.ids
+    known = known or {}
     removes = any(sid not in ids for sid in wanted if sid in live.objects)
+    unknown = ids - wanted - set(known)  # neither named nor known clean: scanned, not validated
     # A removal needs every site to have loaded cleanly, and waves gated on live
     # outcomes need every site's wave and progress: both load the whole repo.
-    if (known is None and removes) or sink.capabilities.reports_outcomes:
+    if (removes and unknown) or sink.capabilities.reports_outcomes:
         chosen = list(index.dirs)
     else:
         chosen = [d for d in index.dirs if d.id in wanted]
     tick = None if progress is None else progress(len(chosen))
     repo = load_sites(index, chosen, limits=limits, progress=tick and (lambda: tick(1)))
     loaded = {s.id for s in repo.sites}
-    if known is not None:
-        others = [i for sid, i in known.items() if sid not in loaded and sid in ids]
-    elif removes:
-        others = []
-    else:
-        others = scan_identities(index, loaded, limits=limits)
+    others = [i for sid, i in known.items() if sid not in loaded and sid in ids]
+    rest = unknown - loaded
+    if rest:
+        others += scan_identities(index, ids - rest, limits=limits)
     own = _identities(repo.sites)
     found = clashes([*own, *others])
-    extra = {sid for sid in found if sid not in loaded} if known is not None else set()
+    extra = {sid for sid in found if sid not in loaded} if expand else set()
     if extra:  # planned as the invalid sites a full run would show
         more = load_sites(index, [d for d in index.dirs if d.id in extra], limits=limits)
         repo = replace(repo, sites=(*repo.sites, *more.sites))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from gitops_edge.reconcile import reconcile
 from gitops_edge.record import Record, RunKind, after_run, dumps, loads
 from gitops_edge.sinks import DEFAULT_DIR, KubeLive, SinkSpecError, is_kube, open_file_sink
 from gitops_edge.source.revision import describe_revision
+from gitops_edge.specs.fleet import Identity
 from gitops_edge.specs.repo import RepoIndex, index_repo
 
 
@@ -105,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
                 sink,
                 revision=revision,
                 sites=args.site if args.site else scope.sites,
-                known=scope.known if run_kind == "incremental" else None,
+                known=None if scope.full else scope.known,
+                expand=run_kind == "incremental",
                 jobs=args.jobs,
                 progress=progress.step("reconciling"),
             )
@@ -144,7 +147,12 @@ def _scope(
 ) -> tuple[RunKind, Scope]:
     """What this run plans: the named sites, every site, or the sites changed since the record."""
     if args.site:
-        return "named", Scope(frozenset(args.site), "")
+        # the record's identities of the sites unchanged since it spare scanning them
+        known: Mapping[str, Identity] = {}
+        if keeper is not None and not args.full:
+            since = plan_scope(root, revision, previous, index)
+            known = {} if since.full else since.known
+        return "named", Scope(frozenset(args.site), "", known)
     if args.full:
         return "full", full_run("--full")
     if keeper is None:

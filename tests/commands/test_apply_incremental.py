@@ -254,3 +254,42 @@ def test_a_site_applied_alone_is_planned_again_even_when_head_goes_back(
     assert rc == 0 and "incremental: 0 of 3 sites changed" in report["emit"]["note"]
     assert _planned(report) == ["guangxi"] and report["emit"]["written"] == 1
     assert b"v2" not in b"".join(_tree(out / "guangxi").values())
+
+
+def test_apply_site_takes_unchanged_identities_from_the_record_and_scans_the_changed(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gitops_edge.reconcile as reconcile_module
+
+    out = tmp_path / "out"
+    _apply(repo, out, capsys)
+    scanned: list[str] = []
+    real = reconcile_module.scan_identities
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        scanned.extend(i.site for i in found)
+        return found
+
+    monkeypatch.setattr(reconcile_module, "scan_identities", spy)
+    copy = province("hunan")
+    copy["spec"]["eggo"]["cluster-id"] = "guangxi-paas"  # changed since the record
+    write_site(repo, "hunan", copy)
+    _commit(repo)
+    rc, report = _apply(repo, out, capsys, "--site", "guangxi")
+    assert scanned == ["hunan"]  # guangdong's identity came from the record
+    assert rc == 1 and "also used by site hunan" in report["sites"][0]["reason"]
+
+
+def test_apply_site_of_a_removed_site_loads_every_site_the_record_cannot_vouch_for(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    _apply(repo, out, capsys)
+    shutil.rmtree(repo / "provinces" / "hunan")
+    write_site(repo, "guangdong", "spec: [not, a, mapping]\n")  # changed since the record
+    _commit(repo)
+    _, report = _apply(repo, out, capsys, "--site", "hunan")
+    site = report["sites"][0]
+    assert site["site"] == "hunan" and "held back" in site["reason"]
+    assert report["emit"]["deleted"] == 0 and (out / "hunan").is_dir()
