@@ -3,23 +3,30 @@
 The plain way (load every site, render every site, plan, emit) holds the whole fleet
 at once: at 10 000 sites that is every spec, every rendered object and every live
 copy, well over a gigabyte. With a sink that can stage (``capabilities.stages``, a
-:class:`~gitops_edge.emit.protocol.StagingSink`: the directory sink), the run
-is cut into chunks of sites instead, each loaded, rendered, planned and *staged*
-(written where no reader looks) and then dropped; only a light plan of each site
-(actions and object keys, no bodies) is kept. The run-wide rules still see the whole
-run before anything changes: the mass-deletion guard is applied to the merged plan,
-and only then are the staged sites swapped in (or all discarded). Waves need no
-global view here: a sink that stages reports no run outcomes, so every wave goes at
-once (see :func:`gitops_edge.plan.waves.gate_waves`), and the result says so.
+:class:`~gitops_edge.emit.protocol.StagingSink`: the directory, git and kube sinks),
+the run is cut into chunks of sites instead, each loaded, rendered, planned and
+*staged* (written where no reader looks, or for the cluster kept as a compressed
+write list) and then dropped; only a light plan of each site (actions, object keys,
+gates; no bodies) is kept. The run-wide rules still see the whole run before anything
+changes: waves are gated over the merged light plans (a wave is held by sites of
+other chunks, so chunks are planned ungated, see
+:func:`gitops_edge.plan.waves.gate_waves`), the mass-deletion guard is applied to the
+merged plan, and only then are the sites that emit committed (a site a wave holds
+back, or a whole refused run, is discarded). The light plans carry everything waves
+count (gate, done, failed, pending actions), so the gated plan is the one the plain
+way makes.
 
-Chunks are independent, so a large cold run spreads them over worker processes
+Chunks are independent, so a large cold run of a sink that allows it
+(``capabilities.parallel``: the directory sink) spreads them over worker processes
 (``jobs``; default: one per CPU when there are more than :data:`PARALLEL_MIN_SITES`
 sites). Each worker stages its own sites through a copy of the sink; the parent
 merges the light plans in site order, so the plan, the report and every byte written
-are the same as in-process, and the same as the plain way.
+are the same as in-process, and the same as the plain way. Other staging sinks
+stage every chunk in this process against one live snapshot (``live``, e.g. the
+daemon's informers, or one :meth:`~gitops_edge.emit.protocol.StagingSink.snapshot`).
 
-Sinks that cannot stage (``kube``, ``git:``), and runs of named sites, take the plain
-way; which way is decided by the sink's declared capabilities, never by its type.
+Sinks that cannot stage, and runs of named sites, take the plain way; which way is
+decided by the sink's declared capabilities, never by its type.
 A run of named sites (``apply --site``, or an incremental ``apply``) loads only those
 sites: the others are checked for clashes by what they claim, taken from ``known``
 (the sink's record of an earlier run, for the sites unchanged since) or, for the rest,
@@ -53,8 +60,11 @@ from gitops_edge.emit.protocol import (
     staging,
 )
 from gitops_edge.emit.result import EmitResult
+from gitops_edge.federation.unregistration import CleanupHold
+from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
 from gitops_edge.plan.planner import guard_deletions, make_plan
+from gitops_edge.plan.waves import gate_waves
 from gitops_edge.specs.fleet import Identity, clashes, identity_of, with_clashes
 from gitops_edge.specs.repo import RepoIndex, index_repo, load_sites, scan_identities
 from gitops_edge.specs.sites import Site, SiteDir
@@ -93,6 +103,9 @@ def reconcile(
     jobs: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
     progress: Callable[[int], Callable[[int], None]] | None = None,
+    hold_cleanup: CleanupHold | None = None,
+    live: LiveState | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> tuple[Summary, EmitResult]:
     """Plan ``repo_root`` (or only ``sites``) against ``sink`` and emit; see the module doc.
 
@@ -101,6 +114,10 @@ def reconcile(
     named one too (see the module doc).
     ``jobs`` None means one worker per CPU for a large run; 1 means in this process.
     ``progress(total)``, when given, returns a callback told how many more sites are done.
+    ``hold_cleanup``: federation's veto on eggo cleanups (see :func:`make_plan`).
+    ``live`` is the live state to plan against (default: the sink's own). ``before_commit``
+    is called once the run passed its guards, right before anything is written; what
+    it raises stops the run with nothing written (a daemon that lost its Lease).
     """
     index = index_repo(repo_root, limits=limits)
     wanted = None if sites is None else set(sites)
@@ -108,17 +125,28 @@ def reconcile(
     stager = staging(sink)
     if wanted is not None:
         summary, result = _named(
-            index, sink, wanted, known, expand, revision, limits, progress
-        )
+            index, sink, wanted, known, expand, revision, limits, progress,
+            live=live, before_commit=before_commit, hold_cleanup=hold_cleanup,
+        )  # fmt: skip
     elif stager is None:
         tick = None if progress is None else progress(len(dirs))
         repo = load_sites(index, limits=limits, progress=tick and (lambda: tick(1)))
-        plan = make_plan(repo, sink.read_live(), revision=revision)
+        plan = make_plan(
+            repo,
+            sink.read_live() if live is None else live,
+            revision=revision,
+            hold_cleanup=hold_cleanup,
+        )
+        if before_commit is not None and not plan.refused:
+            before_commit()
         summary = Summary(plan, len(plan.sites), identities=_identities(repo.sites))
         result = sink.emit(plan)
     else:
         tick = None if progress is None else progress(len(dirs))
-        summary, result = _staged(index, dirs, stager, revision, chunk, jobs, limits, tick)
+        summary, result = _staged(
+            index, dirs, stager, revision, chunk, jobs, limits, tick, live, before_commit,
+            hold_cleanup,
+        )  # fmt: skip
     add_notes(result, capability_notes(summary.plan, sink.capabilities, sink.describe()))
     return summary, result
 
@@ -132,9 +160,13 @@ def _named(
     revision: str,
     limits: Limits,
     progress: Callable[[int], Callable[[int], None]] | None,
+    *,
+    live: LiveState | None,
+    before_commit: Callable[[], None] | None,
+    hold_cleanup: CleanupHold | None,
 ) -> tuple[Summary, EmitResult]:
     """Plan and emit only ``wanted``, loading only them (and, with ``expand``, their clashes)."""
-    live = sink.read_live()
+    live = sink.read_live() if live is None else live
     ids = index.ids
     known = known or {}
     removes = any(sid not in ids for sid in wanted if sid in live.objects)
@@ -163,7 +195,11 @@ def _named(
         wanted |= extra
     repo = replace(repo, sites=tuple(with_clashes(repo.sites, found)))
     fleet = [i for i in (*own, *others) if i.site not in found]
-    plan = make_plan(repo, live, revision=revision, sites=wanted, fleet=fleet)
+    plan = make_plan(
+        repo, live, revision=revision, sites=wanted, fleet=fleet, hold_cleanup=hold_cleanup
+    )
+    if before_commit is not None and not plan.refused:
+        before_commit()
     kept = tuple(i for i in own if i.site not in found)
     return Summary(plan, len(plan.sites), identities=kept), sink.emit(plan)
 
@@ -179,6 +215,9 @@ class _Task:
     sink: StagingSink
     revision: str
     limits: Limits
+    live: LiveState | None = None
+    """The run's live snapshot, for a chunk staged in this process (None: read its own)."""
+    hold_cleanup: CleanupHold | None = None
 
 
 @dataclass(frozen=True)
@@ -199,15 +238,21 @@ def _staged(
     jobs: int | None,
     limits: Limits,
     tick: Callable[[int], None] | None = None,
+    live: LiveState | None = None,
+    before_commit: Callable[[], None] | None = None,
+    hold_cleanup: CleanupHold | None = None,
 ) -> tuple[Summary, EmitResult]:
     sink.recover()
-    live = sink.snapshot()
+    if live is None:
+        live = sink.snapshot()
     slim = replace(index, dirs=())  # each task carries its own sites, not all of them
+    spans = range(0, len(dirs), max(1, chunk))
+    workers = _jobs(jobs, len(dirs), len(spans)) if sink.capabilities.parallel else 1
+    here = live if workers <= 1 else None  # a worker reads its own snapshot
     tasks = [
-        _Task(slim, tuple(dirs[i : i + chunk]), sink, revision, limits)
-        for i in range(0, len(dirs), max(1, chunk))
+        _Task(slim, tuple(dirs[i : i + chunk]), sink, revision, limits, here, hold_cleanup)
+        for i in spans
     ]
-    workers = _jobs(jobs, len(dirs), len(tasks))
     planned: list[SitePlan] = []
     staged: list[Staged] = []
     identities: list[Identity] = []
@@ -240,20 +285,46 @@ def _staged(
     no_sites = load_sites(index, [], limits=limits)
     clean = not no_sites.problems and not any(s.gate == "invalid" for s in planned)
     rest = make_plan(
-        no_sites, live, revision=revision, sites=removed, fleet=identities, fleet_clean=clean
+        no_sites,
+        live,
+        revision=revision,
+        sites=removed,
+        fleet=identities,
+        fleet_clean=clean,
+        waves=False,
+        hold_cleanup=hold_cleanup,
     )
     removals, more, result_removed = _light(rest, sink)
     planned.extend(removals)
     staged.extend(more)
     result.sites.update(result_removed.sites)
-    plan = Plan(revision, tuple(planned), current_wave=rest.current_wave, problems=rest.problems)
+    # Waves over the whole run, then the deletion guard: what make_plan does for a
+    # fleet planned at once, here over the light plans of every chunk.
+    gated, current = gate_waves(
+        planned,
+        max_failures=no_sites.settings.spec.rollout.maxFailures,
+        feedback=live.has_nodes,
+    )
+    plan = Plan(revision, tuple(gated), current_wave=current, problems=rest.problems)
     plan = guard_deletions(plan, no_sites.settings.spec.prune.maxDeletions)
+    summary = Summary(plan, len(plan.sites), len(tasks), workers, True, tuple(identities))
     if plan.refused:
         sink.discard(staged)
         refused = EmitResult(sink.describe())
         refused.refused = plan.refused
-        return Summary(plan, len(plan.sites), len(tasks), workers, True), refused
-    summary = Summary(plan, len(plan.sites), len(tasks), workers, True, tuple(identities))
+        return summary, refused
+    # A site a wave holds back was staged like any other: drop it, and what its stage said.
+    emitting = {s.site for s in plan.emitting()}
+    sink.discard(s for s in staged if s.site not in emitting)
+    staged = [s for s in staged if s.site in emitting]
+    for site_id in [s for s in result.sites if s not in emitting]:
+        del result.sites[site_id]
+    if before_commit is not None:
+        try:
+            before_commit()
+        except BaseException:
+            sink.discard(staged)
+            raise
     return summary, sink.commit(staged, result)
 
 
@@ -279,7 +350,15 @@ def _run_chunk(task: _Task) -> _Done:
     """Load, render, plan and stage one chunk of sites; returns the light outcome."""
     sink = task.sink
     repo = load_sites(task.index, task.dirs, limits=task.limits)
-    plan = make_plan(repo, sink.snapshot(), revision=task.revision, sites=[d.id for d in task.dirs])
+    live = sink.snapshot() if task.live is None else task.live
+    plan = make_plan(
+        repo,
+        live,
+        revision=task.revision,
+        sites=[d.id for d in task.dirs],
+        waves=False,
+        hold_cleanup=task.hold_cleanup,
+    )
     sites, staged, result = _light(plan, sink)
     identities = tuple(i for i in map(identity_of, repo.sites) if i is not None)
     return _Done(sites, staged, result, identities)
@@ -290,8 +369,8 @@ def _light(
 ) -> tuple[tuple[SitePlan, ...], tuple[Staged, ...], EmitResult]:
     """Stage what ``plan`` emits, then drop the object bodies from its site plans.
 
-    Site plans are staged whatever the chunk's own deletion count: the guard that
-    counts is the one over the whole run.
+    Site plans are staged whatever the chunk's own deletion count and ungated by
+    waves: the guard and the waves that count are the ones over the whole run.
     """
     staged, result = sink.stage(replace(plan, refused=""))
     sites = tuple(replace(s, changes=tuple(_bare(c) for c in s.changes)) for s in plan.sites)

@@ -10,13 +10,14 @@ outside this module asks which sink it holds.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitops_edge.emit.dirsink import DirSink
 from gitops_edge.emit.gitsink import GitSink
-from gitops_edge.emit.protocol import Capabilities
+from gitops_edge.emit.protocol import Capabilities, Staged
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import Plan
@@ -31,9 +32,11 @@ class KubeLive:
     """KubeSink plus its live reader, so every sink answers ``read_live``."""
 
     capabilities = Capabilities(
-        reports_outcomes=True, stages=False, keeps_history=True, exclusive=False
+        reports_outcomes=True, stages=True, keeps_history=True, exclusive=False, parallel=False
     )
-    """The cluster reports nodes and run outcomes; its API takes concurrent writers."""
+    """The cluster reports nodes and run outcomes; its API takes concurrent writers. A run
+    is staged as write lists (:meth:`KubeSink.stage`) in one process, against one
+    snapshot: the live state is one round of lists, not something each worker re-reads."""
 
     def __init__(self, kube: KubeClient, *, force_conflicts: bool = False) -> None:
         # imported here: a run without a cluster must not load the kubernetes client
@@ -52,6 +55,21 @@ class KubeLive:
         from gitops_edge.live.snapshot import read_live
 
         return read_live(self.kube, now=now)
+
+    def recover(self) -> list[str]:
+        return self.sink.recover()
+
+    def snapshot(self, *, now: datetime | None = None) -> LiveState:
+        return self.read_live(now=now)
+
+    def stage(self, plan: Plan) -> tuple[list[Staged], EmitResult]:
+        return self.sink.stage(plan)
+
+    def commit(self, staged: Iterable[Staged], result: EmitResult | None = None) -> EmitResult:
+        return self.sink.commit(staged, result)
+
+    def discard(self, staged: Iterable[Staged]) -> None:
+        self.sink.discard(staged)
 
 
 class SinkSpecError(ValueError):

@@ -10,16 +10,25 @@ the daemon can serve the same report.
 
 Site states, worst first: ``invalid`` (the spec does not validate; live objects are
 kept), ``removed`` (live objects, no directory), ``failed`` (eggo failed, or the edge
-node is the wrong architecture), ``deferred`` (no edge node online: work waits, it
-does not fail), ``progressing`` (eggo running, an Application not yet Synced and
-Healthy, objects not yet on the edge node), ``pending`` (nothing applied yet), ``ok``.
+node is the wrong architecture), ``blocked`` (a change the safety rules refuse),
+``deferred`` (no edge node online: work waits, it does not fail), ``waiting`` (its
+wave is not released yet), ``progressing`` (eggo running, an Application not yet
+Synced and Healthy, objects not yet on the edge node), ``pending`` (changes not
+applied yet), ``ok``.
+
+Given the plan's verdict per site (:class:`Gating`, from :func:`gating_of` a
+:class:`~gitops_edge.plan.model.Plan`, or the daemon's memory of its last plan), the
+states follow the plan's gates, the deferred count is the plan's count of changes
+that wait, and the summary carries the plan's own counts (:func:`gate_counts`), so
+``status`` and ``plan`` never disagree about the same repo and cluster. Without it
+(no plan was made) they come from live objects alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from gitops_edge.labels import SOURCE_REVISION, SPEC_HASH
 from gitops_edge.live.delivery import delivery_of
@@ -27,11 +36,18 @@ from gitops_edge.live.inventory import EdgeNode, format_time, nodes_for_site
 from gitops_edge.live.progress import app_status
 from gitops_edge.live.state import SITE_LABEL, LiveState
 from gitops_edge.plan.eggo_lifecycle import failure_of, latest_run
+from gitops_edge.plan.model import Plan, gate_counts, summary_key
 from gitops_edge.specs.repo import RepoSpec
 from gitops_edge.specs.sites import Site
 
-State = Literal["invalid", "removed", "failed", "deferred", "progressing", "pending", "ok"]
+State = Literal[
+    "invalid", "removed", "failed", "blocked", "deferred", "waiting", "progressing", "pending", "ok"
+]
 STATES: tuple[State, ...] = get_args(State)
+_HOLDING = frozenset({"blocked", "deferred", "waiting"})
+"""Plan gates that hold a site's changes back and are its state as they are (unless it
+is worse: invalid, removed, failed); ``ready`` and ``suspended`` sites say instead how
+far their live objects are (progressing, pending, ok)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,10 @@ class SiteStatus:
     delivered: int
     deliveries: int
     issues: tuple[str, ...]
+    gate: str | None = None
+    """The plan's gate for the site (None: no plan was made)."""
+    changes: int | None = None
+    """Object changes the plan has for the site, not applied yet (None: unknown)."""
 
     @property
     def fine(self) -> bool:
@@ -125,6 +145,9 @@ class StatusReport:
     revision: str | None
     observed_at: str
     sites: tuple[SiteStatus, ...]
+    plan: dict[str, int] | None = None
+    """The plan's summary (:func:`~gitops_edge.plan.model.gate_counts`), when the states
+    came from a plan (or the daemon's memory of its plans)."""
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = dict.fromkeys(STATES, 0)
@@ -137,9 +160,39 @@ class StatusReport:
         return {
             "revision": self.revision,
             "observed_at": self.observed_at,
-            "summary": {"sites": len(self.sites), **self.counts()},
+            "summary": {
+                "sites": len(self.sites),
+                **self.counts(),
+                **({} if self.plan is None else {"plan": self.plan}),
+            },
             "sites": [s.as_dict() for s in self.sites],
         }
+
+
+@dataclass(frozen=True)
+class Gating:
+    """What a plan says of one site: its gate, why, and how many changes wait."""
+
+    gate: str
+    reason: str = ""
+    changes: int | None = None
+    held: str = ""
+
+
+def gating_of(plan: Plan) -> dict[str, Gating]:
+    """Each planned site's :class:`Gating`."""
+    return {
+        s.site: Gating(s.gate, s.reason, len(s.pending()), s.held) for s in plan.sites
+    }
+
+
+def _gate_counts(gatings: Iterable[Gating]) -> dict[str, int]:
+    """:func:`gate_counts` from each site's :class:`Gating` (the daemon's memory of its plans)."""
+    out: dict[str, int] = {}
+    for g in gatings:
+        key = summary_key(g.gate, g.changes)
+        out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items()))
 
 
 @dataclass(frozen=True)
@@ -190,20 +243,38 @@ def intent_of(site: Site) -> Intent:
     )
 
 
-def build_report(repo: RepoSpec, live: LiveState, *, revision: str | None = None) -> StatusReport:
-    """One :class:`SiteStatus` per site in the repo, plus one per removed site."""
+def build_report(
+    repo: RepoSpec,
+    live: LiveState,
+    *,
+    revision: str | None = None,
+    plan: Plan | None = None,
+    gating: Mapping[str, Gating] | None = None,
+) -> StatusReport:
+    """One :class:`SiteStatus` per site in the repo, plus one per removed site.
+
+    With ``plan`` (or only the per-site ``gating`` of one) the states follow its gates.
+    """
+    if plan is not None and gating is None:
+        gating = gating_of(plan)
     intents = [intent_of(s) for s in repo.sites]
     known = {s.id for s in repo.sites}
     intents += [
         Intent(sid, in_repo=False, selector={SITE_LABEL: sid})
         for sid in sorted(set(live.objects) - known)
     ]
-    sites = sorted((site_status(i, live) for i in intents), key=lambda s: s.site)
-    return StatusReport(revision, format_time(live.observed_at), tuple(sites))
+    sites = sorted(
+        (site_status(i, live, (gating or {}).get(i.site)) for i in intents),
+        key=lambda s: s.site,
+    )
+    counts = None if plan is None else gate_counts(plan)
+    if counts is None and gating:
+        counts = _gate_counts(g for s in sites if (g := gating.get(s.site)) is not None)
+    return StatusReport(revision, format_time(live.observed_at), tuple(sites), counts)
 
 
-def site_status(intent: Intent, live: LiveState) -> SiteStatus:
-    """Status of one site: the repo's intent read against the live state."""
+def site_status(intent: Intent, live: LiveState, gating: Gating | None = None) -> SiteStatus:
+    """Status of one site: the repo's intent read against the live state (and the plan)."""
     objs = live.site_objects(intent.site)
     matched = nodes_for_site(live.nodes, node_selector=intent.selector, node_name=intent.node_name)
     nodes = tuple(_node(n, intent.arch) for n in matched)
@@ -217,19 +288,29 @@ def site_status(intent: Intent, live: LiveState) -> SiteStatus:
         or delivered < len(states)
         or not all(a.fine for a in apps)
     )
+    gate = gating.gate if gating is not None else None
+    changes = gating.changes if gating is not None else None
     state: State = "ok"
     if not intent.in_repo:
         state = "removed"
-    elif not intent.valid:
+    elif not intent.valid or gate == "invalid":
         state = "invalid"
-    elif (eggo and eggo.outcome == "failed") or any(n.arch_ok is False for n in nodes):
-        state = "failed"
-    elif live.has_nodes and not any(n.state == "online" for n in nodes):
+    elif (
+        gate == "failed"
+        or (eggo and eggo.outcome == "failed")
+        or any(n.arch_ok is False for n in nodes)
+    ):
+        state = "failed"  # eggo's own word outranks a gate that only holds the next change
+    elif gate in _HOLDING:
+        state = cast(State, gate)
+    elif gate is None and live.has_nodes and not any(n.state == "online" for n in nodes):
         state = "deferred"
     elif not objs:
         state = "pending"
     elif progressing:
         state = "progressing"
+    elif changes and gate != "suspended":
+        state = "pending"
     return SiteStatus(
         site=intent.site,
         state=state,
@@ -247,7 +328,9 @@ def site_status(intent: Intent, live: LiveState) -> SiteStatus:
         objects=objects,
         delivered=delivered,
         deliveries=len(states),
-        issues=tuple(_issues(intent, live, nodes, objects, eggo, apps)),
+        issues=tuple(_issues(intent, live, nodes, objects, eggo, apps, gating)),
+        gate=gate,
+        changes=changes,
     )
 
 
@@ -321,9 +404,11 @@ def _issues(
     objects: tuple[ObjectStatus, ...],
     eggo: EggoStatus | None,
     apps: tuple[AppStatus, ...],
+    gating: Gating | None = None,
 ) -> list[str]:
     """Sentences an operator reads under the table for a site that is not fine."""
     out: list[str] = []
+    waits = gating.changes if gating is not None and gating.gate == "deferred" else None
     if not intent.in_repo:
         out.append(
             f"no directory for site {intent.site} in the repo: {len(objects)} live object(s) "
@@ -339,9 +424,12 @@ def _issues(
         waiting = sum(1 for o in objects if o.delivery.get(n.name, "delivered") != "delivered")
         if n.state != "online":
             since = f" since {n.since}" if n.since else ""
-            out.append(
-                f"edge node {n.name} {n.state}{since} ({n.reason}); {waiting} object(s) deferred"
-            )
+            held = f"{waiting} object(s) deferred"
+            if waits is not None:  # the plan's count: what it would write once the node is back
+                held = f"{waits} change(s) deferred" + (
+                    f", {waiting} object(s) not yet delivered" if waiting else ""
+                )
+            out.append(f"edge node {n.name} {n.state}{since} ({n.reason}); {held}")
         elif waiting:
             out.append(f"{waiting} object(s) not yet delivered to edge node {n.name}")
         if n.arch_ok is False:
@@ -349,6 +437,12 @@ def _issues(
                 f"edge node {n.name} is {n.arch} but spec.edge.arch is {intent.arch}: "
                 "fix the spec or the node's kubernetes.io/arch label"
             )
+    if gating is not None and gating.gate in ("blocked", "waiting") and gating.reason:
+        out.append(f"{gating.gate}: {gating.reason}")
+    elif gating is not None and gating.held:  # failed, and its other changes wait
+        out.append(f"held: {gating.held}")
+    elif gating is not None and gating.gate in ("ready", "failed") and gating.changes:
+        out.append(f"{gating.changes} change(s) not applied yet (gitops-edge plan shows them)")
     if eggo and eggo.outcome == "failed":
         out.append(f"eggo {eggo.operation} Job {eggo.namespace}/{eggo.job} failed: {eggo.reason}")
     elif eggo and eggo.outcome != "succeeded":

@@ -176,7 +176,7 @@ def test_only_named_sites(fleet: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     summary, result = reconcile(fleet, DirSink(out), revision="r1", sites=["beijing", "nowhere"])
     assert [s.site for s in summary.plan.sites] == ["beijing"]
-    assert sorted(p.name for p in out.iterdir()) == ["beijing"]
+    assert sorted(p.name for p in out.iterdir()) == ["Kustomization", "beijing"]
     assert result.ok
 
 

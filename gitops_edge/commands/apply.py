@@ -101,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
         previous = loads(keeper.read_record()) if keeper is not None else None
         revision = describe_revision(root, ignore=_written_here(args.emit))
         run_kind, scope = _scope(args, root, revision, index, sink, keeper, previous)
+        # federation: no eggo cleanup of a site still registered with Karmada
+        holds = None
+        if isinstance(sink, KubeLive):
+            from gitops_edge.federation.loop import one_shot_holds  # talks to Karmada
+
+            holds = one_shot_holds(sink.kube, root)
         with Progress("apply", quiet=args.quiet) as progress:
             summary, result = reconcile(
                 root,
@@ -111,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
                 expand=run_kind == "incremental",
                 jobs=args.jobs,
                 progress=progress.step("reconciling"),
+                hold_cleanup=holds,
             )
         if keeper is not None:
             record = after_run(

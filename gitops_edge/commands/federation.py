@@ -7,10 +7,13 @@ template of federation/: the policy that propagates it, the clusters its affinit
 admits from those labels, the clusters still held by waves and, from its
 ResourceBinding, per cluster scheduled / applied / health.
 
-Without --apply nothing is written (labels are checked with a server-side dry run).
-With --apply one federation step runs: registrations are started (bootstrap token
-minted, handed to the site, registration Job emitted), labels applied, federation/
-applied when it has no problem. Nothing is ever deleted from karmada-apiserver.
+Without --apply nothing is written (labels and federation/ are checked with a
+server-side dry run, and what would be removed is listed). With --apply one federation
+step runs: registrations are started (bootstrap token minted, handed to the site,
+registration Job emitted), labels applied, federation/ applied when it has no problem,
+and what gitops-edge applied that left federation/ is removed (within
+spec.prune.maxDeletions). Applies are never forced: a conflict with another field
+manager is reported, not overwritten.
 
 The central cluster comes from --kubeconfig/--context/--in-cluster; karmada-apiserver
 from the kubeconfig in the Secret named by spec.federation.karmada.kubeconfigSecret.

@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             for site_id, objects in result.objects.items():
                 written[site_id], _ = sink.write_site(site_id, objects)
                 tick()
+            sink.write_index()
         except OSError as exc:
             progress.close()
             print(

@@ -6,7 +6,8 @@ webhook) the branch head is checked with one ``ls-remote``; a new commit re-rend
 only the sites it touches. Every ``--resync-interval`` all sites are reconciled,
 which repairs drift. With ``--emit kube`` an edge node coming back online releases
 the sites deferred because of it. With ``--leader-elect`` only the Lease holder
-reconciles. ``--once``: one full reconcile, then exit 0 (all good) or 1.
+reconciles. ``--once``: one full reconcile, then exit 0 (all good) or 1. A full reconcile
+(``--once`` and every resync) runs chunk by chunk, as ``apply`` does, in bounded memory.
 """
 
 from __future__ import annotations

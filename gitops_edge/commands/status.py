@@ -12,14 +12,20 @@ with one line on stderr when the API cannot be read (unreachable, 401, 403); exi
 for usage errors.
 
 STATE, worst first: invalid (spec does not validate; live objects kept), removed (live
-objects, no directory), failed (eggo failed or wrong edge arch), deferred (no edge node
-online: work waits), progressing, pending (nothing applied yet), ok.
+objects, no directory), failed (eggo failed or wrong edge arch), blocked (a change the
+safety rules refuse), deferred (no edge node online: work waits), waiting (its wave is
+not released yet), progressing, pending (changes not applied yet), ok.
+
+status makes the same plan as `gitops-edge plan` against the same cluster, so the two
+agree: states follow the plan's gates, a deferred site counts the changes the plan
+holds for it, and the summary repeats plan's counts ("plan: 30 unchanged, 2 deferred").
 
 -o json (or -o yaml) prints:
 
     {"revision": "<repo commit>|null", "observed_at": "<RFC3339 Z>",
-     "summary": {"sites": N, "invalid": n, "removed": n, "failed": n, "deferred": n,
-                 "progressing": n, "pending": n, "ok": n},
+     "summary": {"sites": N, "invalid": n, "removed": n, "failed": n, "blocked": n,
+                 "deferred": n, "waiting": n, "progressing": n, "pending": n, "ok": n,
+                 "plan": {"<gate>|unchanged": n, ...}},
      "filter": null | "<what was filtered>",
      "sites": [{"site", "state", "in_repo", "valid", "problems", "wave", "suspended",
                 "edge": {"target", "arch",
@@ -30,7 +36,14 @@ online: work waits), progressing, pending (nothing applied yet), ok.
                 "objects": [{"kind", "namespace", "name", "revision", "spec_hash",
                              "delivery": {"<edge node>": "delivered|pending|stale"}}],
                 "delivered": {"delivered": x, "total": y},
-                "issues": ["<sentence>", ...]}]}
+                "issues": ["<sentence>", ...],
+                "gate": "<the plan's gate>", "changes": n}]}
+
+With spec.federation.karmada.enabled, a "federation" key is added: {"sites":
+[{"site", "registration", "registered", "ready", "detail"}], "workloads": [{"template",
+"policy", "bound", "clusters": {"<cluster>": {"scheduled", "applied", "health"}}}],
+"problems": [...]} (or {"error": "<why karmada-apiserver cannot be read>"}); text
+output ends with the same as a "federation (karmada-apiserver):" section.
 
 Keys are snake_case, as in plan -o json; sites are sorted by id; keys are only ever
 added, never renamed. The summary counts every site, filtered or not.
@@ -53,6 +66,8 @@ from gitops_edge.commands.common import (
 )
 from gitops_edge.commands.kubeargs import CLI_RETRY, add_kube_args, kube_from_args
 from gitops_edge.live.errors import KubeError
+from gitops_edge.live.inventory import now_utc
+from gitops_edge.plan.planner import make_plan
 from gitops_edge.source.revision import UNVERSIONED, describe_revision
 from gitops_edge.specs.repo import load_repo
 from gitops_edge.status import STATES, NodeStatus, SiteStatus, StatusReport, build_report
@@ -185,6 +200,8 @@ def _once(
     args: argparse.Namespace, root: Path, flt: Filter, kube: KubeClient, *, clear: bool = False
 ) -> int:
     """Read the repo and the API once and print the report; 1 when the API cannot be read."""
+    from gitops_edge.federation.loop import one_shot_holds
+    from gitops_edge.federation.sections import status_section
     from gitops_edge.live.snapshot import read_live
 
     repo = load_repo(root)
@@ -194,15 +211,20 @@ def _once(
     except KubeError as exc:
         print(f"gitops-edge status: {exc}", file=sys.stderr)
         return 1
-    full = build_report(repo, live, revision=None if revision == UNVERSIONED else revision)
+    plan = make_plan(repo, live, revision=revision, hold_cleanup=one_shot_holds(kube, root))
+    full = build_report(
+        repo, live, revision=None if revision == UNVERSIONED else revision, plan=plan
+    )
     report = apply_filter(full, flt, site_labels(repo))
     synced = {s.site: last_sync(live.site_objects(s.site)) for s in report.sites}
     if clear and args.output == "text":
         sys.stdout.write("\x1b[H\x1b[2J")  # clear the screen, like watch(1)
+    fed = status_section(kube, repo, live, now=now_utc(), revision=revision)  # None: not enabled
     if args.output in ("json", "yaml"):
-        print_data(status_document(full, live, shown=report, flt=flt), args.output)
+        doc = status_document(full, live, shown=report, flt=flt)
+        print_data(doc | ({"federation": fed.data} if fed else {}), args.output)
     else:
-        sys.stdout.write(render_text(full, report, flt, synced))
+        sys.stdout.write(render_text(full, report, flt, synced) + (fed.text() if fed else ""))
     sys.stdout.flush()
     return 0
 
@@ -221,6 +243,8 @@ def render_text(
     lines = [f"revision {rev}, observed {full.observed_at}: {len(full.sites)} site(s)"]
     if counts:
         lines[0] += f": {counts}"
+    if full.plan:
+        lines.append("plan: " + ", ".join(f"{n} {gate}" for gate, n in full.plan.items()))
     if flt is not None and flt.active:
         lines.append(f"showing {len(report.sites)} of {len(full.sites)} site(s): {flt.describe()}")
     rows = [COLUMNS, *(_row(s, synced.get(s.site)) for s in report.sites)]

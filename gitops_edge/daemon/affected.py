@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gitops_edge.daemon.queue import ALL
+from gitops_edge.federation.documents import FEDERATION_DIR
 from gitops_edge.specs.bundle import SHARED_DIR
 from gitops_edge.specs.repo import SETTINGS_FILE
 from gitops_edge.specs.sites import CLUSTER_FILE, EDGE_DIR, PROVINCES, site_id_for
@@ -48,8 +49,8 @@ def site_of(path: str) -> str | None:
     if not path.endswith(YAML_SUFFIXES):
         return None
     parts = path.split("/")
-    if parts[0] == SHARED_DIR and len(parts) > 1:
-        return ALL
+    if parts[0] in (SHARED_DIR, FEDERATION_DIR) and len(parts) > 1:
+        return ALL  # federation/: the federation pass runs with a reconcile of every site
     if parts[0] != PROVINCES or len(parts) < 3:
         return None
     below = parts[1:]

@@ -3,7 +3,9 @@
 The same pure core as ``gitops-edge apply`` (load, plan, emit); what the daemon adds
 is *which* sites and *when*:
 
-* a batch of site keys plans only those sites (``ALL``: every site, removals too);
+* a batch of site keys plans only those sites (``ALL``: every site, removals too, in
+  bounded memory: chunk by chunk through :func:`gitops_edge.reconcile.reconcile`,
+  as ``apply`` does, with the waves and the deletion guard over the whole run);
 * a site whose edge node is offline is deferred, not failed: it is remembered with
   its placement, and a node or lease event that brings a matching node online queues
   it again at once, instead of waiting for the next resync;
@@ -29,6 +31,7 @@ counted in ``gitops_edge_problems{kind}``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -47,14 +50,16 @@ from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.emit.kubesink import Fenced, OwnWrites
 from gitops_edge.emit.protocol import Sink, add_notes, capability_notes
 from gitops_edge.emit.result import EmitResult
+from gitops_edge.federation.loop import CleanupHolds, FederationLoop
 from gitops_edge.live.client import KubeError
 from gitops_edge.live.progress import app_status, job_outcome
 from gitops_edge.live.snapshot import LiveCache, LiveState
 from gitops_edge.observe.metrics import Metrics
 from gitops_edge.plan.model import Plan
 from gitops_edge.plan.planner import make_plan
+from gitops_edge.reconcile import reconcile
 from gitops_edge.render.context import placement
-from gitops_edge.specs.repo import RepoSpec, SiteCache, load_repo
+from gitops_edge.specs.repo import RepoSpec, SiteCache, index_repo, load_repo, load_sites
 
 log = structlog.get_logger()
 
@@ -142,6 +147,13 @@ class Controller:
         self._reported: tuple[str, set[str]] = ("", set())
         """(revision, problems already logged for it): each is logged once per commit."""
         self._report_lock = threading.Lock()
+        self.federation = FederationLoop.for_sink(
+            sink,
+            enqueue=lambda sites: self.queue.add_many(sites),
+            reading=source.reading,
+            may_write=lambda: self.may_write is None or self.may_write(),
+        )
+        """Karmada (``spec.federation.karmada.enabled``): see :mod:`gitops_edge.federation.loop`."""
 
     # -- reconcile -------------------------------------------------------------------
 
@@ -152,18 +164,23 @@ class Controller:
         sites = None if ALL in keys else keys
         revision = ""
         try:
-            repo, revision = self._load()
-            plan = make_plan(repo, self._live(), revision=revision, sites=sites)
-            if self.may_write is not None and not self.may_write():
-                raise NotLeader("not the leader any more: nothing emitted")
-            if self.exclusive_sink:
-                with self._sink_lock:
-                    result = self.sink.emit(plan)
+            if sites is None:
+                repo, plan, result, revision, live, holds = self._resync()
             else:
-                result = self.sink.emit(plan)
-            add_notes(
-                result, capability_notes(plan, self.sink.capabilities, self.sink.describe())
-            )
+                repo, revision = self._load()
+                live = self._live()
+                # federation: a site still registered with Karmada is unregistered first
+                holds = self.federation.holds(repo) if self.federation is not None else None
+                plan = make_plan(repo, live, revision=revision, sites=sites, hold_cleanup=holds)
+                self._check_leader()
+                if self.exclusive_sink:
+                    with self._sink_lock:
+                        result = self.sink.emit(plan)
+                else:
+                    result = self.sink.emit(plan)
+                add_notes(
+                    result, capability_notes(plan, self.sink.capabilities, self.sink.describe())
+                )
         except Fenced as exc:
             error = str(exc)
             log.warning("reconcile stopped: not the leader any more", revision=revision, error=error)
@@ -179,6 +196,8 @@ class Controller:
             log.exception("reconcile crashed", revision=revision, batch=few(keys))
             self._finish(Record(revision, keys, failed=keys, error=error), started, ok=False)
             return set(keys)
+        if self.federation is not None:  # after the central plan is out: one federation pass
+            self.federation.after_emit(repo, plan, live, holds, batch=keys)
         failed = self._account(repo, plan, result, keys)
         self._report_problems(repo, plan)
         if result.superseded:
@@ -208,6 +227,49 @@ class Controller:
         if (result.written or result.deleted) and not plan.refused:
             self._advance_waves()
         return failed
+
+    def _check_leader(self) -> None:
+        if self.may_write is not None and not self.may_write():
+            raise NotLeader("not the leader any more: nothing emitted")
+
+    def _resync(
+        self,
+    ) -> tuple[RepoSpec, Plan, EmitResult, str, LiveState, CleanupHolds | None]:
+        """Every site, in bounded memory: :func:`gitops_edge.reconcile.reconcile`.
+
+        The run is planned and staged a chunk at a time, waves and the deletion guard
+        over the whole run, exactly what ``apply`` does; the checkout is held still
+        for the whole run (its chunks read it as they go). What comes back is the
+        light plan (gates, actions, keys) and, for the bookkeeping that needs a site's
+        spec (a deferred site's placement, an invalid site's problems), those sites
+        alone, loaded again: never the whole fleet at once. With federation on, the
+        federation pass that follows needs every site's spec (specs, not renders), so
+        then the repo is loaded whole.
+        """
+        with self.source.reading() as (root, revision):
+            if not root.is_dir():
+                raise SourceError(f"the ops tree {root.name!r} is missing at {revision[:12]}")
+            live = self._live() if self.live_cache is not None else None
+            index = index_repo(root)
+            holds = None
+            if self.federation is not None:  # the settings decide; no site is loaded here
+                holds = self.federation.holds(load_sites(index, []))
+            with self._sink_lock if self.exclusive_sink else contextlib.nullcontext():
+                summary, result = reconcile(
+                    root,
+                    self.sink,
+                    revision=revision,
+                    live=live,
+                    before_commit=self._check_leader,
+                    hold_cleanup=holds,
+                )
+            plan = summary.plan
+            if holds is not None:
+                repo = load_repo(root, cache=self.site_cache)
+            else:
+                wanted = {s.site for s in plan.sites if s.gate in ("deferred", "invalid")}
+                repo = load_sites(index, [d for d in index.dirs if d.id in wanted])
+        return repo, plan, result, revision, live if live is not None else self._live(), holds
 
     def _advance_waves(self) -> None:
         """Something was applied: the sites a wave held back are planned again now.
@@ -381,6 +443,8 @@ class Controller:
                 return
         else:
             return
+        if self.federation is not None:  # a finished eggo or federation Job: register now
+            self.federation.on_job(obj)
         waiting = self.states.with_gate("waiting")
         if waiting:
             meta = obj.get("metadata") or {}

@@ -18,7 +18,8 @@ There is one definition of a site's state: every number and word on the page com
 from :func:`gitops_edge.status.build_report` over the daemon's repo and live state,
 read through :meth:`StatusReport.as_dict` (so fields added to the report show up on
 the detail page without a change here). The daemon adds only what it alone knows:
-the gate of the last plan, its reason, the last successful sync, the wave in progress.
+the gate of the last plan (which the states follow), its reason, the last successful
+sync, the wave in progress.
 
 Safe by default: nothing on the page writes (GET only: other methods get 405), the
 page shows only what ``status`` reports (no spec values beyond a site's labels, no
@@ -59,7 +60,7 @@ from gitops_edge.live.state import LiveState
 from gitops_edge.source.revision import UNVERSIONED
 from gitops_edge.specs.repo import RepoSpec
 from gitops_edge.specs.sites import PROVINCES
-from gitops_edge.status import StatusReport, build_report
+from gitops_edge.status import Gating, StatusReport, build_report
 from gitops_edge.statusview import status_document
 
 if TYPE_CHECKING:
@@ -150,13 +151,24 @@ def build_fleet(
     current_wave: int | None = None,
 ) -> Fleet:
     """The page's data: ``build_report`` (as ``status`` runs it) plus the daemon's memory."""
+    memory = {}
+    if daemon is not None:
+        ids = [*(s.id for s in repo.sites), *(set(live.objects) - {s.id for s in repo.sites})]
+        memory = {sid: st for sid in ids if (st := daemon(sid)) is not None}
+    # the daemon's last plan of each site: states and counts agree with what it does
+    gating = {
+        sid: Gating(st.gate, st.reason, st.changes, st.held) for sid, st in memory.items() if st.gate
+    }
     report: StatusReport = build_report(
-        repo, live, revision=None if revision in (None, UNVERSIONED) else revision
+        repo,
+        live,
+        revision=None if revision in (None, UNVERSIONED) else revision,
+        gating=gating,
     )
     known: dict[str, DaemonSite] = {}
     if daemon is not None:
         for s in report.sites:
-            st = daemon(s.site)
+            st = memory.get(s.site)
             if st is not None:
                 known[s.site] = DaemonSite(
                     gate=st.gate,
@@ -305,8 +317,8 @@ th{background:#eef1f4;position:sticky;top:0}
 tr.group th{background:#f4f6f8;font-weight:600}
 .badge{border-radius:4px;padding:0 6px;font-weight:600;white-space:nowrap}
 .st-ok{background:#e3f4e8;color:var(--ok)}
-.st-progressing,.st-pending{background:#fff4d6;color:var(--warn)}
-.st-failed,.st-invalid,.st-removed{background:#fde7e7;color:var(--bad)}
+.st-progressing,.st-pending,.st-waiting{background:#fff4d6;color:var(--warn)}
+.st-failed,.st-invalid,.st-removed,.st-blocked{background:#fde7e7;color:var(--bad)}
 .st-deferred{background:#eceaf7;color:#4a3aa0}
 .offline,.bad{color:var(--bad);font-weight:600}.muted{color:var(--muted)}
 .current{outline:2px solid #4a3aa0}.over{color:var(--bad);font-weight:700}

@@ -307,6 +307,8 @@ class Runner:
         for w in self._workers:
             w.join()
         self._workers = []
+        if self.controller.federation is not None:
+            self.controller.federation.stop()
         if self._live is not None:
             self._live.stop()
             self._live = None

@@ -41,6 +41,10 @@ class SiteStatus:
     wave: int = 0
     deferred_since: float | None = None
     """Wall-clock time the site was first deferred, this time round (None: not deferred)."""
+    changes: int | None = None
+    """Object changes of the last plan still not applied (0 once emitted without error)."""
+    held: str = ""
+    """The last plan's :attr:`~gitops_edge.plan.model.SitePlan.held`."""
 
 
 class SiteStates:
@@ -76,6 +80,9 @@ class SiteStates:
                     status.deferred_since = now
                 emitted = result.sites.get(sp.site)
                 status.error = "; ".join(emitted.errors) if emitted else ""
+                status.held = sp.held
+                applied = sp.emits and not plan.refused and not status.error
+                status.changes = 0 if applied else len(sp.pending())
                 if status.error:
                     self.metrics.emit_errors.inc()
                     if status.error != was_error:  # a retry failing the same way is no news

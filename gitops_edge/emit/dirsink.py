@@ -42,12 +42,14 @@ from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.inventory import now_utc
 from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import Plan, SitePlan
-from gitops_edge.render.output import dump_site, read_site
+from gitops_edge.render.output import KUSTOMIZATION, dump_site, dump_tree, read_site
 from gitops_edge.specs.k8s import is_dns1123_label
 
 TMP = ".tmp-"
 OLD = ".old-"
 RECORD = ".gitops-edge-record"
+INDEX_TMP = ".kustomization-new"
+"""Where the tree's kustomization is written before it is renamed into place."""
 
 
 class DirSink:
@@ -152,6 +154,7 @@ class DirSink:
     def commit(self, staged: Iterable[Staged], result: EmitResult | None = None) -> EmitResult:
         """Pass 2: swap each staged site in (or remove it); counts go into ``result``."""
         result = result or EmitResult(self.describe())
+        swapped = False
         for item in staged:
             res = result.site(item.site)
             try:
@@ -164,6 +167,9 @@ class DirSink:
                 continue
             res.written += item.written
             res.deleted += item.deleted
+            swapped = True
+        if swapped:
+            self.write_index()
         return result
 
     def discard(self, staged: Iterable[Staged]) -> None:
@@ -214,6 +220,34 @@ class DirSink:
             shutil.rmtree(self.root / f"{TMP}{site_id}", ignore_errors=True)
             raise
         return list(files), True
+
+    def write_index(self) -> bool:
+        """Write ``root/Kustomization`` listing every site directory (``kubectl apply -k
+        root``); renamed into place, and only when it changes. Returns whether it did."""
+        if not self.root.is_dir():
+            return False
+        with os.scandir(self.root) as it:
+            sites = [
+                e.name
+                for e in it
+                if not e.name.startswith(".")
+                and e.is_dir()
+                and (Path(e.path) / KUSTOMIZATION).is_file()
+            ]
+        index = self.root / KUSTOMIZATION
+        if not sites and not index.exists():
+            return False
+        data = dump_tree(sites)
+        try:
+            if index.read_bytes() == data:
+                return False
+        except FileNotFoundError:
+            pass
+        tmp = self.root / INDEX_TMP
+        tmp.write_bytes(data)
+        tmp.chmod(0o644)
+        tmp.replace(index)
+        return True
 
     def _write(self, site_id: str, objects: list[dict[str, Any]]) -> None:
         self._write_files(site_id, dump_site(objects))

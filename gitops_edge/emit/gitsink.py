@@ -3,20 +3,23 @@
 A clone of REPO lives in a cache directory; each reconcile resets it to the remote
 branch, lets a directory sink rewrite the changed sites in it (``work_tree``: the same
 layout as ``dir:``, handed in by :mod:`gitops_edge.sinks` so that no sink imports
-another), and makes one commit naming the sites and the source commit, then pushes. The branch is what Argo CD (or a
+another), and makes one commit naming the sites and the source commit, then pushes.
+A large run is staged a chunk at a time into the work tree's ``.tmp-<site>``
+directories (the directory sink's two passes) and committed once, after the run-wide
+guards: a refused run leaves the branch as it was. The branch is what Argo CD (or a
 reviewer) reads; its history is the record of every reconcile.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
 import git
 
-from gitops_edge.emit.protocol import Capabilities, Sink
+from gitops_edge.emit.protocol import Capabilities, Staged, StagingSink
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import Plan
@@ -31,12 +34,18 @@ class GitSinkError(Exception):
 
 class GitSink:
     capabilities = Capabilities(
-        reports_outcomes=False, stages=False, keeps_history=False, exclusive=True
+        reports_outcomes=False, stages=True, keeps_history=False, exclusive=True, parallel=False
     )
-    """A branch reports nothing back and is one clone; its commits are the history."""
+    """A branch reports nothing back and is one clone; its commits are the history. A run
+    is staged into the clone's work tree, in this process (one clone, one commit)."""
 
     def __init__(
-        self, remote: str, branch: str, *, cache_dir: Path, work_tree: Callable[[Path], Sink]
+        self,
+        remote: str,
+        branch: str,
+        *,
+        cache_dir: Path,
+        work_tree: Callable[[Path], StagingSink],
     ) -> None:
         problem = check_url(remote)
         if problem:
@@ -47,12 +56,14 @@ class GitSink:
         self.workdir = cache_dir / "git-sink" / key
         self._repo: git.Repo | None = None
         self._tree = work_tree(self.workdir)
+        self._revision = ""
+        """The source commit of the run being staged, for the commit message."""
 
     def describe(self) -> str:
         return f"git:{self.remote}#{self.branch}"
 
-    def _sync(self) -> git.Repo:
-        """A clean work tree at the remote branch's tip (or an empty orphan branch)."""
+    def _open(self) -> git.Repo:
+        """The clone (made on first use), as it is: nothing is reset."""
         try:
             if self._repo is None:
                 if (self.workdir / ".git").is_dir():
@@ -65,7 +76,14 @@ class GitSink:
                     with self._repo.config_writer() as cfg:
                         cfg.set_value("user", "name", AUTHOR[0])
                         cfg.set_value("user", "email", AUTHOR[1])
-            repo = self._repo
+        except git.GitError as exc:
+            raise GitSinkError(f"{self.describe()}: {exc}") from None
+        return self._repo
+
+    def _sync(self) -> git.Repo:
+        """A clean work tree at the remote branch's tip (or an empty orphan branch)."""
+        repo = self._open()
+        try:
             git_call(repo, "fetch", "--prune", "origin")
             remote_ref = f"origin/{self.branch}"
             if remote_ref in [r.name for r in repo.remotes.origin.refs]:
@@ -84,25 +102,58 @@ class GitSink:
         return self._tree.read_live(now=now)
 
     def emit(self, plan: Plan) -> EmitResult:
-        result = EmitResult(self.describe())
         if plan.refused:
+            result = EmitResult(self.describe())
             result.refused = plan.refused
             return result
-        repo = self._sync()
-        inner = self._tree.emit(plan)
+        self.recover()
+        staged, result = self.stage(plan)
+        return self.commit(staged, result)
+
+    # -- a staged run: reset the clone, stage into its work tree, one commit ----------
+
+    def recover(self) -> list[str]:
+        """Reset the clone to the remote branch; what a crash left in it is gone."""
+        self._sync()
+        return self._tree.recover()
+
+    def snapshot(self, *, now: datetime | None = None) -> LiveState:
+        """The work tree as :meth:`recover` left it (no fetch, no reset)."""
+        return self._tree.snapshot(now=now)
+
+    def stage(self, plan: Plan) -> tuple[list[Staged], EmitResult]:
+        """Write the plan's sites into the work tree's staging directories; no commit yet."""
+        self._revision = plan.revision
+        staged, inner = self._tree.stage(plan)
+        result = EmitResult(self.describe())
         result.sites = inner.sites
-        if not inner.ok:
+        return staged, result
+
+    def discard(self, staged: Iterable[Staged]) -> None:
+        self._tree.discard(staged)
+
+    def commit(self, staged: Iterable[Staged], result: EmitResult | None = None) -> EmitResult:
+        """Swap the staged sites in, then one commit naming them and the source commit, pushed.
+
+        Nothing is committed when a site could not be written: the branch keeps the
+        previous render whole (the next run starts from a reset clone).
+        """
+        result = result or EmitResult(self.describe())
+        self._tree.commit(staged, result)
+        if not result.ok:
             return result
+        repo = self._open()
+        revision = self._revision
         try:
             git_call(repo, "add", "-A")
             if not git_call(repo, "status", "--porcelain").strip():
                 result.note = "nothing to commit"
                 return result
-            sites = sorted(s for s, r in inner.sites.items() if r.written or r.deleted)
+            sites = sorted(s for s, r in result.sites.items() if r.written or r.deleted)
             shown = ", ".join(sites[:20]) + (
                 f" and {len(sites) - 20} more" if len(sites) > 20 else ""
             )
-            message = f"gitops-edge: {len(sites)} site(s) from {plan.revision[:12]}\n\nSites: {shown}\nSource-Revision: {plan.revision}\n"
+            message = f"gitops-edge: {len(sites)} site(s) from {revision[:12]}\n\nSites: {shown}\nSource-Revision: {revision}\n"
             git_call(repo, "commit", "-q", "--no-verify", "-m", message)
             git_call(repo, "push", "-q", "origin", f"HEAD:refs/heads/{self.branch}")
             result.note = f"committed {repo.head.commit.hexsha[:12]}"

@@ -7,6 +7,13 @@ operator asked for ``--force-conflicts``; one site's failure never stops the oth
 Server-side apply is idempotent, so a run repeated after a crash converges without
 duplicates.
 
+A run can be split in two passes, like the directory sink's: :meth:`KubeSink.stage`
+keeps each emitting site's write list (compressed JSON: the keys, the bodies to apply,
+the revisions the newer-commit rule needs) and sends nothing; :meth:`KubeSink.commit`
+sends them once the whole run passed its guards (the mass-deletion guard, waves over
+the merged plan). So a 10 000-site run is planned a chunk at a time, and nothing
+reaches the cluster before the run as a whole is known to be acceptable.
+
 Two writers (an old leader that was paused past its Lease, and the new one) must not
 undo each other, so every write is fenced:
 
@@ -37,17 +44,20 @@ content, and a wave whose objects were just applied counts as applied.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from gitops_edge.emit.result import EmitResult
+from gitops_edge.emit.protocol import Staged
+from gitops_edge.emit.result import EmitResult, SiteResult
 from gitops_edge.labels import SOURCE_REVISION
 from gitops_edge.live.client import KubeClient, KubeError, Refused
 from gitops_edge.live.resources import resource_for
 from gitops_edge.live.state import SITE_LABEL
-from gitops_edge.plan.model import ObjectChange, Plan, obj_key
+from gitops_edge.plan.model import ObjectChange, Plan, describe_key, obj_key
 from gitops_edge.render.output import apply_rank
 
 Key = tuple[str, str, str, str]
@@ -86,15 +96,23 @@ class OwnWrites:
     """The server's answer to each of our writes, until the informer cache catches up.
 
     ``ttl`` bounds how long an entry may stand in for the cache (a watch that never
-    delivers the event is repaired by its own relist, not by us).
+    delivers the event is repaired by its own relist, not by us). A full resync writes
+    every object of the fleet, and the cache holds each of them already once it catches
+    up, so an entry keeps the object compressed (decoded only when it is laid over a
+    lagging cache) and entries past ``ttl`` are dropped as writes go on, not only when
+    the next plan asks.
     """
+
+    PRUNE_EVERY = 1000
+    """Writes between two sweeps of entries past ``ttl``."""
 
     def __init__(self, *, ttl: float = 120.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: dict[Key, tuple[float, str, str, dict[str, Any] | None]] = {}
-        """key -> (when, site, resourceVersion, object or None for a delete)."""
+        self._entries: dict[Key, tuple[float, str, str, bytes | None]] = {}
+        """key -> (when, site, resourceVersion, compressed object or None for a delete)."""
+        self._writes = 0
 
     def __len__(self) -> int:
         with self._lock:
@@ -102,13 +120,21 @@ class OwnWrites:
 
     def wrote(self, obj: dict[str, Any]) -> None:
         site = str(((obj.get("metadata") or {}).get("labels") or {}).get(SITE_LABEL) or "")
-        with self._lock:
-            self._entries[obj_key(obj)] = (self._clock(), site, _rv(obj), obj)
+        blob = zlib.compress(json.dumps(obj, separators=(",", ":")).encode(), 1)
+        self._put(obj_key(obj), (self._clock(), site, _rv(obj), blob))
 
     def deleted(self, key: Key, last: dict[str, Any]) -> None:
         site = str(((last.get("metadata") or {}).get("labels") or {}).get(SITE_LABEL) or "")
+        self._put(key, (self._clock(), site, _rv(last), None))
+
+    def _put(self, key: Key, entry: tuple[float, str, str, bytes | None]) -> None:
         with self._lock:
-            self._entries[key] = (self._clock(), site, _rv(last), None)
+            self._entries[key] = entry
+            self._writes += 1
+            if self._writes % self.PRUNE_EVERY == 0:
+                now = entry[0]
+                for old in [k for k, e in self._entries.items() if now - e[0] > self.ttl]:
+                    del self._entries[old]
 
     def overlay(self, objects: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
         """``objects`` (site -> live objects, from the cache) with our newer writes laid over.
@@ -123,18 +149,19 @@ class OwnWrites:
         out = dict(objects)
         done: list[Key] = []
         by_site: dict[str, dict[Key, dict[str, Any] | None]] = {}
-        for key, (at, site, rv, obj) in entries.items():
+        for key, (at, site, rv, blob) in entries.items():
             if now - at > self.ttl or not site:
                 done.append(key)
                 continue
             cached = next((o for o in objects.get(site, ()) if obj_key(o) == key), None)
-            if obj is None:  # our delete
+            if blob is None:  # our delete
                 if cached is None or (_caught_up(_rv(cached), rv) and _rv(cached) != rv):
                     done.append(key)  # gone from the cache, or re-created since
                     continue
             elif cached is not None and _caught_up(_rv(cached), rv):
                 done.append(key)
                 continue
+            obj = None if blob is None else json.loads(zlib.decompress(blob))
             by_site.setdefault(site, {})[key] = obj
         for site, over in by_site.items():
             kept = [o for o in objects.get(site, ()) if obj_key(o) not in over]
@@ -148,6 +175,8 @@ class OwnWrites:
 
 
 class KubeSink:
+    """Server-side apply of a plan's changes; stages a run as compressed write lists."""
+
     def __init__(
         self,
         kube: KubeClient,
@@ -168,80 +197,131 @@ class KubeSink:
     def describe(self) -> str:
         return f"kube:{self.kube.host}"
 
-    def _fence(self, change: ObjectChange) -> None:
-        if self.may_write is not None and not self.may_write():
-            raise Fenced(
-                f"lost the Lease (renew deadline passed): stopped before {change.describe()}"
-            )
-
-    def _superseded(self, change: ObjectChange, revision: str) -> bool:
-        live = revision_of(change.live)
-        own = revision_of(change.desired) or revision
-        if self.newer is None or not live or not own or live == own:
-            return False
-        return self.newer(live, own)
-
     def emit(self, plan: Plan) -> EmitResult:
-        result = EmitResult(self.describe())
+        """Apply ``plan`` now: :meth:`stage` and :meth:`commit` in one go."""
         if plan.refused:
+            result = EmitResult(self.describe())
             result.refused = plan.refused
             return result
+        staged, result = self.stage(plan)
+        return self.commit(staged, result)
+
+    def stage(self, plan: Plan) -> tuple[list[Staged], EmitResult]:
+        """Pass 1: each emitting site's write list, compressed; nothing is sent.
+
+        The list is what :meth:`commit` needs and no more: per object, in apply order
+        (creates and updates by render rank, then deletions in reverse), its key, the
+        body to apply, the revisions the newer-commit rule compares and, for a delete,
+        the two fields :class:`OwnWrites` keeps. A 10 000-site run thus holds a few
+        compressed bytes per site between the passes, not every rendered object.
+        """
+        result = EmitResult(self.describe())
+        staged: list[Staged] = []
         for site in plan.emitting():
-            res = result.site(site.site)
+            result.site(site.site)
             pending = sorted(site.pending(), key=_rank)
+            ops: list[list[Any]] = []
             for change in [c for c in pending if c.action in ("create", "update")]:
-                api_version, kind, namespace, name = change.key
-                resource = resource_for(api_version, kind)
-                if resource is None or change.desired is None:
-                    res.errors.append(
-                        f"{change.describe()}: gitops-edge cannot apply kind {api_version}/{kind}"
-                    )
-                    continue
-                self._fence(change)
-                if self._superseded(change, plan.revision):
-                    res.superseded += 1
-                    continue
-                try:
-                    written = self.kube.apply(
-                        change.desired, resource, force=self.force, guard=self.may_write
-                    )
-                    res.written += 1
-                    if self.own_writes is not None and isinstance(written, dict):
-                        self.own_writes.wrote(written)
-                except Refused as exc:
-                    raise Fenced(
-                        f"lost the Lease while {change.describe()} waited: {exc}"
-                    ) from None
-                except KubeError as exc:
-                    hint = (
-                        " (another field manager owns a field; fix the conflict or apply with --force-conflicts)"
-                        if exc.status == 409
-                        else ""
-                    )
-                    res.errors.append(f"{change.describe()}: {exc}{hint}")
+                ops.append(_op("apply", change, plan.revision))
             for change in reversed([c for c in pending if c.action == "delete"]):
-                api_version, kind, namespace, name = change.key
-                resource = resource_for(api_version, kind)
-                if resource is None:
-                    res.errors.append(
-                        f"{change.describe()}: gitops-edge cannot delete kind {api_version}/{kind}"
-                    )
-                    continue
-                self._fence(change)
-                if self._superseded(change, plan.revision):
-                    res.superseded += 1
-                    continue
-                try:
-                    self.kube.delete(
-                        resource, name, namespace=namespace or None, guard=self.may_write
-                    )
-                    res.deleted += 1
-                    if self.own_writes is not None and change.live is not None:
-                        self.own_writes.deleted(change.key, change.live)
-                except Refused as exc:
-                    raise Fenced(
-                        f"lost the Lease while {change.describe()} waited: {exc}"
-                    ) from None
-                except KubeError as exc:
-                    res.errors.append(f"{change.describe()}: {exc}")
+                ops.append(_op("delete", change, plan.revision))
+            body = json.dumps(ops, separators=(",", ":"))
+            staged.append(
+                Staged(
+                    site.site,
+                    site.gate == "removed",
+                    written=sum(1 for o in ops if o[0] == "apply"),
+                    deleted=sum(1 for o in ops if o[0] == "delete"),
+                    payload=zlib.compress(body.encode(), 1),
+                )
+            )
+        return staged, result
+
+    def recover(self) -> list[str]:
+        """Nothing to finish: a staged run lives in this process only, never in the cluster."""
+        return []
+
+    def discard(self, staged: Iterable[Staged]) -> None:
+        """Drop staged sites: nothing was sent, so nothing is undone."""
+
+    def commit(self, staged: Iterable[Staged], result: EmitResult | None = None) -> EmitResult:
+        """Pass 2: apply each staged site's write list, in order; counts go into ``result``.
+
+        Every object is fenced and checked against the newer-commit rule here, at the
+        moment it is sent, as :meth:`emit` always did; one site's failure never stops
+        the others, a lost Lease stops the batch (:class:`Fenced`).
+        """
+        result = result or EmitResult(self.describe())
+        for item in staged:
+            res = result.site(item.site)
+            ops = json.loads(zlib.decompress(item.payload)) if item.payload else []
+            for op in ops:
+                self._send(res, *op)
         return result
+
+    def _send(
+        self,
+        res: SiteResult,
+        verb: str,
+        key: list[str],
+        body: dict[str, Any] | None,
+        live_rev: str,
+        own_rev: str,
+        last: dict[str, Any] | None,
+    ) -> None:
+        api_version, kind, namespace, name = key
+        what = describe_key((api_version, kind, namespace, name))
+        resource = resource_for(api_version, kind)
+        if resource is None or (verb == "apply" and body is None):
+            word = "apply" if verb == "apply" else "delete"
+            res.errors.append(f"{what}: gitops-edge cannot {word} kind {api_version}/{kind}")
+            return
+        if self.may_write is not None and not self.may_write():
+            raise Fenced(f"lost the Lease (renew deadline passed): stopped before {what}")
+        newer = self.newer
+        if (
+            newer is not None
+            and live_rev
+            and own_rev
+            and live_rev != own_rev
+            and newer(live_rev, own_rev)
+        ):
+            res.superseded += 1
+            return
+        try:
+            if verb == "apply":
+                assert body is not None
+                written = self.kube.apply(body, resource, force=self.force, guard=self.may_write)
+                res.written += 1
+                if self.own_writes is not None and isinstance(written, dict):
+                    self.own_writes.wrote(written)
+            else:
+                self.kube.delete(resource, name, namespace=namespace or None, guard=self.may_write)
+                res.deleted += 1
+                if self.own_writes is not None and last is not None:
+                    self.own_writes.deleted((api_version, kind, namespace, name), last)
+        except Refused as exc:
+            raise Fenced(f"lost the Lease while {what} waited: {exc}") from None
+        except KubeError as exc:
+            hint = (
+                " (another field manager owns a field; fix the conflict or apply with --force-conflicts)"
+                if verb == "apply" and exc.status == 409
+                else ""
+            )
+            res.errors.append(f"{what}: {exc}{hint}")
+
+
+def _op(verb: str, change: ObjectChange, revision: str) -> list[Any]:
+    """One entry of a staged write list (see :meth:`KubeSink.stage`)."""
+    last: dict[str, Any] | None = None
+    if verb == "delete" and change.live is not None:
+        md = change.live.get("metadata") or {}
+        last = {
+            "metadata": {
+                "labels": {SITE_LABEL: (md.get("labels") or {}).get(SITE_LABEL) or ""},
+                "resourceVersion": md.get("resourceVersion") or "",
+            }
+        }
+    body = change.desired if verb == "apply" else None
+    own = revision_of(change.desired) or revision
+    return [verb, list(change.key), body, revision_of(change.live), own, last]

@@ -9,7 +9,14 @@ The reconcile pipeline, the daemon and the commands never ask *which* sink they 
   at once there, and the run's report says so (:func:`capability_notes`).
 * ``stages``: the sink can write a run chunk by chunk where no reader looks and swap
   it in (or drop it) once the whole run passed its guards: a :class:`StagingSink`.
-  Such a run holds one chunk at a time; the others are planned whole.
+  Such a run holds one chunk at a time; the others are planned whole. Every sink
+  gitops-edge ships stages: a directory into ``.tmp-<site>``, a branch into its
+  clone's work tree (one commit at the end), the cluster into a compressed write list
+  per site that is applied only once the whole run is known.
+* ``parallel``: a staging sink whose chunks may be staged in worker processes, each
+  through a pickled copy that reads its own :meth:`StagingSink.snapshot` (a directory
+  listing). The cluster's live state is one round of lists (or the daemon's
+  informers), so its chunks are staged in one process against one snapshot.
 * ``keeps_history``: past eggo runs (Jobs and their ConfigMaps) stay as records; a
   directory keeps only the newest run. The planner reads this from the live state
   (``LiveState.has_nodes``), which each sink sets from the same capabilities.
@@ -27,7 +34,7 @@ contract in ``pyproject.toml``): they share only this protocol and the one site 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, cast, runtime_checkable
 
@@ -46,6 +53,8 @@ class Capabilities:
     """Past eggo runs stay live as records (a directory keeps only the newest)."""
     exclusive: bool
     """One work tree: reads and writes must not overlap."""
+    parallel: bool = True
+    """A staged run may stage its chunks in worker processes (see the module doc)."""
     records: bool = False
     """Keeps the record of the last run (:class:`RecordingSink`): ``apply`` can be incremental."""
 
@@ -58,6 +67,9 @@ class Staged:
     remove: bool
     written: int = 0
     deleted: int = 0
+    payload: bytes = field(default=b"", repr=False)
+    """What the sink needs to commit the site, opaque to the caller: the kube sink's
+    compressed write list (the directory sink stages into files and keeps nothing)."""
 
 
 @runtime_checkable

@@ -41,6 +41,9 @@ from gitops_edge.federation.registration import (
     TOKEN_KEY,
     TOKEN_SECRET,
     Registration,
+    after,
+    latest_run,
+    record_labels,
     registration_job,
     registration_state,
 )
@@ -143,10 +146,12 @@ def apply_cluster_labels(
 
     The apply carries only ``metadata.labels`` under field manager ``gitops-edge``, so
     labels others set stay theirs, and a label gitops-edge no longer wants is removed
-    by the apply itself. An absent Cluster (not registered yet, or unregistered) is
-    reported, not created: the Cluster belongs to karmada-agent. A Cluster deleted in
-    the instant between the read and the apply would be re-created label-only; the
-    next read reports it, and karmada-agent re-registers on top of it.
+    by the apply itself. It is never forced: a label another field manager owns with a
+    different value is a 409 from the API server, reported as ``conflict: ...`` naming
+    that manager, and left as it is. An absent Cluster (not registered yet, or
+    unregistered) is reported, not created: the Cluster belongs to karmada-agent. A
+    Cluster deleted in the instant between the read and the apply would be re-created
+    label-only; the next read reports it, and karmada-agent re-registers on top of it.
     """
     current = karmada.get(CLUSTERS, name)
     if current is None:
@@ -159,7 +164,12 @@ def apply_cluster_labels(
         "kind": CLUSTERS.kind,
         "metadata": {"name": name, "labels": dict(labels)},
     }
-    karmada.apply(body, CLUSTERS, force=True, dry_run=dry_run)
+    try:
+        karmada.apply(body, CLUSTERS, dry_run=dry_run)
+    except KubeError as exc:
+        if exc.status != 409:
+            raise
+        return LabelResult(name, f"conflict: {exc}")
     return LabelResult(name, "applied")
 
 
@@ -190,6 +200,34 @@ def resource_of(body: Mapping[str, Any]) -> Resource:
     return res
 
 
+APPLIED = "resource"
+"""``gitops-edge.io/federation`` on what gitops-edge applies to karmada-apiserver."""
+APPLIED_SELECTOR = f"{meta.MANAGED_BY}={meta.MANAGER},{FEDERATION_LABEL}={APPLIED}"
+"""What gitops-edge applied to karmada-apiserver: the only objects it may remove there."""
+
+
+def with_applied_labels(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a ``federation/`` document labelled as applied by gitops-edge."""
+    out = dict(body)
+    md = dict(out.get("metadata") or {})
+    md["labels"] = {**(md.get("labels") or {}), meta.MANAGED_BY: meta.MANAGER}
+    md["labels"][FEDERATION_LABEL] = APPLIED
+    out["metadata"] = md
+    return out
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one apply of ``federation/`` did: objects applied, and conflicts left alone."""
+
+    applied: list[str]
+    conflicts: list[str]
+
+
+def describe_doc(kind: str, namespace: str | None, name: str) -> str:
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
 def apply_federation(
     karmada: KubeClient,
     docs: FederationDocs,
@@ -197,23 +235,84 @@ def apply_federation(
     released_through: int | None,
     *,
     dry_run: bool = False,
-) -> list[str]:
+) -> Applied:
     """Server-side apply every template, then every policy as gitops-edge completes it.
 
     Templates go first so a policy never propagates a template that is not there yet.
-    Nothing is deleted here: removing what left ``federation/`` needs the deletion
-    guard of the central pipeline, and an incomplete load (any problem) must never be
-    read as "everything else was removed".
+    Each object carries ``app.kubernetes.io/managed-by: gitops-edge`` and
+    ``gitops-edge.io/federation: resource`` (:data:`APPLIED_SELECTOR`), which is how
+    :mod:`gitops_edge.federation.prune` later tells what it may remove. Applies are
+    never forced: a field another manager owns is a 409, reported in ``conflicts``
+    with that manager's name (from the API server's message) and not overwritten; the
+    other objects still go. Nothing is deleted here.
     """
-    applied = []
-    for doc in docs.templates:
-        karmada.apply(dict(doc.body), resource_of(doc.body), dry_run=dry_run)
-        applied.append(f"{doc.kind} {doc.namespace or ''}/{doc.name}".replace(" /", " "))
-    for doc in docs.policies:
-        body = desired_policy(doc.body, cluster_waves, released_through)
-        karmada.apply(body, resource_of(body), dry_run=dry_run)
-        applied.append(f"{doc.kind} {doc.namespace or ''}/{doc.name}".replace(" /", " "))
-    return applied
+    applied: list[str] = []
+    conflicts: list[str] = []
+    bodies = [dict(doc.body) for doc in docs.templates] + [
+        desired_policy(doc.body, cluster_waves, released_through) for doc in docs.policies
+    ]
+    for body in bodies:
+        md = body.get("metadata") or {}
+        what = describe_doc(str(body.get("kind")), md.get("namespace"), str(md.get("name")))
+        try:
+            karmada.apply(with_applied_labels(body), resource_of(body), dry_run=dry_run)
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+            conflicts.append(f"{what}: {exc}; not overwritten (gitops-edge never forces)")
+            continue
+        applied.append(what)
+    return Applied(applied, conflicts)
+
+
+NOISE = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid")
+
+
+def _content(obj: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """An object without what the API server writes (status, versions, managedFields)."""
+    if obj is None:
+        return None
+    out = {k: v for k, v in obj.items() if k != "status"}
+    out["metadata"] = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in NOISE}
+    return out
+
+
+def preview_federation(
+    karmada: KubeClient,
+    docs: FederationDocs,
+    cluster_waves: Mapping[str, int],
+    released_through: int | None,
+) -> list[tuple[str, str]]:
+    """(object, ``to create`` / ``to update`` / ``unchanged`` / ``conflict: ...``), writing nothing.
+
+    Each object goes to karmada-apiserver as a server-side apply with ``dryRun=All``, so
+    the answer is the server's: defaulting, what other field managers own, a conflict
+    the real apply would hit. Compared with the live object without server-written
+    fields.
+    """
+    out: list[tuple[str, str]] = []
+    bodies = [dict(doc.body) for doc in docs.templates] + [
+        desired_policy(doc.body, cluster_waves, released_through) for doc in docs.policies
+    ]
+    for body in bodies:
+        md = body.get("metadata") or {}
+        res = resource_of(body)
+        what = describe_doc(str(body.get("kind")), md.get("namespace"), str(md.get("name")))
+        live = karmada.get(res, str(md.get("name")), namespace=md.get("namespace"))
+        try:
+            after = karmada.apply(with_applied_labels(body), res, dry_run=True)
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+            out.append((what, f"conflict: {exc}"))
+            continue
+        if live is None:
+            out.append((what, "to create"))
+        elif _content(after) != _content(live):
+            out.append((what, "to update"))
+        else:
+            out.append((what, "unchanged"))
+    return out
 
 
 def registration_jobs(central: KubeClient, site: Site, ctx: RenderContext) -> list[dict[str, Any]]:
@@ -247,7 +346,8 @@ def reconcile_registration(
     """
     name = cluster_name(site)
     cluster = registered(karmada, name) if federated(site, ctx.settings) else None
-    jobs = registration_jobs(central, site, ctx) if cluster is None else []
+    run = latest_run(eggo_objects, reports)
+    jobs = after(registration_jobs(central, site, ctx), run) if cluster is None else []
     state = registration_state(
         site,
         ctx,
@@ -266,21 +366,19 @@ def reconcile_registration(
         return Registration(
             name, "deferred", "no edge node of the site is online; registers when one is back"
         )
-    job = registration_job(site, ctx)
+    job = registration_job(site, ctx, after_run=run)
     if dry_run:
         return Registration(name, "to register", f"would create Job {job['metadata']['name']}")
     ca_hash = ca_cert_hash(kubeconfig_ca(dict(kubeconfig)))
     token_id, token_value = new_token()
-    karmada.apply(
-        token_secret(token_id, token_value, now=now, ttl=ttl, site=site.id), SECRETS, force=True
-    )
+    karmada.apply(token_secret(token_id, token_value, now=now, ttl=ttl, site=site.id), SECRETS)
     handed = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {
             "name": TOKEN_SECRET,
             "namespace": namespace,
-            "labels": {meta.SITE: site.id, FEDERATION_LABEL: COMPONENT},
+            "labels": record_labels(site.id, COMPONENT),
             "annotations": {EXPIRES: (now + ttl).isoformat()},
         },
         "type": "Opaque",
@@ -289,8 +387,8 @@ def reconcile_registration(
             CA_HASH_KEY: base64.b64encode(ca_hash.encode()).decode(),
         },
     }
-    central.apply(handed, SECRETS, force=True)
-    central.apply(job, JOBS, force=True)
+    central.apply(handed, SECRETS)
+    central.apply(job, JOBS)
     return Registration(name, "registering", f"Job {job['metadata']['name']} created")
 
 
@@ -310,7 +408,8 @@ def reconcile_unregistration(
     if cluster is not None:
         selector = f"{meta.SITE}={site_id},{FEDERATION_LABEL}={UNREGISTER}"
         jobs, _ = central.list(JOBS, namespace=namespace, label_selector=selector)
-        job = jobs[-1] if jobs else None
+        current = after(jobs, latest_run(eggo_objects))
+        job = dict(current[-1]) if current else None
     state = unregistration_state(site_id, cluster=cluster, job=job)
     if state.state != "to unregister":
         return state
@@ -322,5 +421,5 @@ def reconcile_unregistration(
             "no eggo run record to place the unregister Job; run karmadactl unregister by hand",
         )
     if not dry_run:
-        central.apply(body, JOBS, force=True)
+        central.apply(body, JOBS)
     return Unregistration(site_id, "unregistering", f"Job {body['metadata']['name']} created")

@@ -5,8 +5,10 @@ step (:func:`reconcile_registration`), its Cluster's labels; for each template o
 ``federation/``, the policy that propagates it, the clusters its affinity admits from
 those labels, the clusters held by waves and what the ResourceBinding says per
 cluster. With ``apply=False`` nothing is written (labels are checked with a server-side
-dry run). ``federation/`` is applied only when it loaded without a problem, and nothing
-is ever deleted from karmada-apiserver here.
+dry run, and ``federation/`` with a server-side dry-run apply per object).
+``federation/`` is applied only when it loaded without a problem; what left it is
+removed from karmada-apiserver only then too, and only what gitops-edge applied, under
+``spec.prune.maxDeletions`` (:mod:`gitops_edge.federation.prune`).
 
 It plugs into the central pipeline after the central plan is built (it needs
 the same LiveState): call :func:`federation_pass` with the daemon's central client, a
@@ -20,15 +22,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gitops_edge.federation.documents import FederatedDoc, load_federation
+from gitops_edge.federation.documents import FederatedDoc, FederationDocs, load_federation
 from gitops_edge.federation.karmada import (
     RESOURCE_BINDINGS,
     apply_cluster_labels,
     apply_federation,
+    preview_federation,
     reconcile_registration,
 )
 from gitops_edge.federation.labels import cluster_labels, cluster_name, cluster_waves, federated
 from gitops_edge.federation.policies import held_clusters, placement_clusters
+from gitops_edge.federation.prune import Removal, remove_stale
 from gitops_edge.federation.registration import Registration
 from gitops_edge.federation.waves import released_through
 from gitops_edge.live.client import KubeClient, KubeError
@@ -62,6 +66,11 @@ class FederationReport:
     released_through: int | None
     problems: list[str]
     applied: list[str]
+    changes: list[tuple[str, str]] = field(default_factory=list)
+    """Without apply: per object of ``federation/``, what its apply would do."""
+    conflicts: list[str] = field(default_factory=list)
+    removal: Removal = field(default_factory=Removal)
+    dry_run: bool = False
 
     def lines(self) -> list[str]:
         out = [f"{s.registration.line()}; labels {s.labels_outcome}" for s in self.sites]
@@ -80,7 +89,10 @@ class FederationReport:
                     f"health={st['health']}"
                 )
         out.extend(f"federation problem: {p}" for p in self.problems)
+        out.extend(f"{outcome} {what}" for what, outcome in self.changes if outcome != "unchanged")
         out.extend(f"applied {a}" for a in self.applied)
+        out.extend(f"conflict: {c}" for c in self.conflicts)
+        out.extend(self.removal.lines(dry_run=self.dry_run))
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -109,6 +121,12 @@ class FederationReport:
             ],
             "problems": self.problems,
             "applied": self.applied,
+            "changes": [{"object": what, "outcome": outcome} for what, outcome in self.changes],
+            "conflicts": self.conflicts,
+            "stale": self.removal.stale,
+            "removed": self.removal.removed,
+            "removal_held": self.removal.held,
+            "dry_run": self.dry_run,
         }
 
 
@@ -157,7 +175,14 @@ def federation_pass(
     now: datetime,
     apply: bool,
     revision: str = "unversioned",
+    docs: FederationDocs | None = None,
+    deleting: int = 0,
 ) -> FederationReport:
+    """One pass; ``docs``: ``federation/`` as already loaded (default: read from the repo).
+
+    ``deleting``: objects the central plan of the same run deletes, counted with the
+    removals from karmada-apiserver against ``spec.prune.maxDeletions``.
+    """
     ctx = RenderContext(settings=repo.settings, revision=revision)
     sites = [s for s in repo.valid_sites if federated(s, repo.settings)]
     out: list[SiteFederation] = []
@@ -194,7 +219,7 @@ def federation_pass(
         if not online or reg.state == "deferred" or reg.ready is False:
             deferred.add(cluster_name(site))
         out.append(SiteFederation(reg, labels, outcome))
-    docs = load_federation(repo.root)
+    docs = load_federation(repo.root) if docs is None else docs
     waves = cluster_waves(sites, repo.settings)
     workloads: list[WorkloadPlacement] = []
     bindings: dict[str, dict[str, dict[str, Any]]] = {}
@@ -243,9 +268,22 @@ def federation_pass(
         for w in workloads
     ]
     applied: list[str] = []
+    conflicts: list[str] = []
+    changes: list[tuple[str, str]] = []
     problems = [str(p) for p in docs.problems]
-    if apply and docs.complete:
-        applied = apply_federation(karmada, docs, waves, released)
-    elif apply and problems:
-        problems.append("federation/ has problems: nothing in it was applied (and nothing removed)")
-    return FederationReport(out, workloads, released, problems, applied)
+    limit = repo.settings.spec.prune.maxDeletions
+    if docs.complete:
+        if apply:
+            result = apply_federation(karmada, docs, waves, released)
+            applied, conflicts = result.applied, result.conflicts
+        else:
+            changes = preview_federation(karmada, docs, waves, released)
+            clash = "conflict: "
+            conflicts = [f"{w}: {o.removeprefix(clash)}" for w, o in changes if o.startswith(clash)]
+            changes = [(w, o) for w, o in changes if not o.startswith(clash)]
+    elif problems:
+        problems.append("federation/ has problems: nothing in it is applied (and nothing removed)")
+    removal = remove_stale(karmada, docs, max_deletions=limit, already=deleting, dry_run=not apply)
+    return FederationReport(
+        out, workloads, released, problems, applied, changes, conflicts, removal, not apply
+    )

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gitops_edge.federation.labels import cluster_name, federated, site_arch
-from gitops_edge.labels import FEDERATION
+from gitops_edge.labels import AFTER_EGGO_RUN, FEDERATION
 from gitops_edge.live.progress import job_failure, job_outcome
 from gitops_edge.plan.eggo_lifecycle import applied_cluster, eggo_runs, failure_of
 from gitops_edge.problems import Problem
@@ -54,9 +54,51 @@ from gitops_edge.specs.sites import Site
 
 COMPONENT = "karmada-register"
 FEDERATION_LABEL = FEDERATION
-"""The registration Job and Secret carry this label and the site label, and *not*
-``app.kubernetes.io/managed-by``: the central pipeline lists managed-by objects to prune
-what no site renders, and these are owned by :mod:`gitops_edge.federation` alone."""
+"""The registration Job and Secret (and the unregistration Job) carry this label, the
+site label and ``app.kubernetes.io/managed-by: gitops-edge`` like everything else
+gitops-edge creates, so ``kubectl get -l app.kubernetes.io/managed-by=gitops-edge``
+finds them too. The central planner keeps live objects with this label
+(:func:`federation_record`): they are owned by :mod:`gitops_edge.federation`, never
+pruned as "no longer rendered" while the site exists, and removed with its site."""
+
+
+def federation_record(obj: Mapping[str, Any]) -> bool:
+    """True for a live object owned by the federation step (never pruned by the planner)."""
+    return FEDERATION_LABEL in ((obj.get("metadata") or {}).get("labels") or {})
+
+
+def record_labels(site_id: str, component: str) -> dict[str, str]:
+    """The labels of a federation Job or Secret on the central cluster."""
+    return {
+        meta.MANAGED_BY: meta.MANAGER,
+        meta.SITE: site_id,
+        meta.COMPONENT: component,
+        FEDERATION_LABEL: component,
+    }
+
+
+AFTER_RUN = AFTER_EGGO_RUN
+"""On a registration or unregistration Job: the eggo run (Job name) it followed. Only
+the Jobs after the site's latest eggo run count: after a rebuild (cleanup, deploy) the
+old, finished Jobs are records of the previous cluster, not a half-done registration
+of the new one, and they never hold the next unregistration."""
+
+
+def latest_run(objs: Iterable[dict[str, Any]], reports: Mapping[str, str] | None = None) -> str:
+    """The name of the site's latest eggo run ("" without one)."""
+    runs = eggo_runs(objs, assume_success=False, reports=reports)
+    return runs[-1].name if runs else ""
+
+
+def after(jobs: Iterable[Mapping[str, Any]], run: str) -> list[Mapping[str, Any]]:
+    """The Jobs that followed eggo run ``run`` (see :data:`AFTER_RUN`)."""
+    return [
+        j
+        for j in jobs
+        if ((j.get("metadata") or {}).get("annotations") or {}).get(AFTER_RUN) == run
+    ]
+
+
 TOKEN_SECRET = "karmada-bootstrap"  # noqa: S105 - a Secret name, not a secret
 TOKEN_KEY = "token"  # noqa: S105 - a data key name
 CA_HASH_KEY = "ca-cert-hash"
@@ -226,14 +268,21 @@ def agent_patch_command() -> list[str]:
 
 
 def _proxy_env(site: Site, ctx: RenderContext) -> list[dict[str, str]]:
-    """HTTPS_PROXY for this Job only; the province cluster itself is never proxied."""
+    """HTTPS_PROXY for the register step only; the province cluster itself is never proxied.
+
+    NO_PROXY lists every address ``admin.conf`` may name for the province's API server:
+    its hosts, the load balancer and the host of ``apiserver-endpoint``.
+    """
     proxy = ctx.settings.spec.federation.karmada.proxy
     if proxy is None:
         return []
     conf = spec_of(site).eggo
     hosts = ["localhost", "127.0.0.1"]
     if conf is not None:
-        hosts += [h.ip for h in (*conf.masters, *conf.workers)]
+        hosts += [h.ip for h in (*conf.masters, *conf.workers, *conf.etcds)]
+        hosts += [conf.loadbalance.ip] if conf.loadbalance.ip else []
+        if conf.apiserver_endpoint:
+            hosts.append(conf.apiserver_endpoint.rsplit(":", 1)[0].strip("[]"))
     no_proxy = ",".join(dict.fromkeys(hosts))
     return [
         {"name": "HTTPS_PROXY", "value": proxy},
@@ -243,7 +292,7 @@ def _proxy_env(site: Site, ctx: RenderContext) -> list[dict[str, str]]:
     ]
 
 
-def registration_job(site: Site, ctx: RenderContext) -> dict[str, Any]:
+def registration_job(site: Site, ctx: RenderContext, *, after_run: str = "") -> dict[str, Any]:
     """The Job that registers the site's province cluster, on the site's edge node.
 
     Placed and tolerated like the eggo Job (:func:`placement`), host network (the
@@ -259,8 +308,10 @@ def registration_job(site: Site, ctx: RenderContext) -> dict[str, Any]:
     namespace = site_namespace(site, ctx)
     image = registration_image(site, ctx)
     command = register_command(settings.apiServer, cluster_name(site))
-    name = f"karmada-register-{meta.digest({'c': command, 'i': image, 'id': cluster_id})[:10]}"
-    labels = {meta.SITE: site.id, FEDERATION_LABEL: COMPONENT}
+    key = {"c": command, "i": image, "id": cluster_id, "after": after_run}
+    name = f"karmada-register-{meta.digest(key)[:10]}"
+    labels = record_labels(site.id, COMPONENT)
+    pod_labels = {meta.SITE: site.id, FEDERATION_LABEL: COMPONENT}
     secret_env = [
         {
             "name": var,
@@ -312,11 +363,11 @@ def registration_job(site: Site, ctx: RenderContext) -> dict[str, Any]:
     job = meta.k8s_object(
         "batch/v1",
         "Job",
-        meta.metadata(name, namespace, labels, {meta.CLUSTER_ID: cluster_id}),
+        meta.metadata(name, namespace, labels, {meta.CLUSTER_ID: cluster_id, AFTER_RUN: after_run}),
         spec={
             "backoffLimit": 0,
             "activeDeadlineSeconds": 900,
-            "template": {"metadata": {"labels": labels}, "spec": pod},
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod},
         },
     )
     return meta.finish(job, ctx.revision)

@@ -19,13 +19,19 @@ where ``admin.conf`` is.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from gitops_edge.federation.registration import ADMIN_CONF, FEDERATION_LABEL
+from gitops_edge.federation.registration import (
+    ADMIN_CONF,
+    AFTER_RUN,
+    FEDERATION_LABEL,
+    record_labels,
+)
 from gitops_edge.live.progress import job_failure, job_outcome
 from gitops_edge.plan.eggo_lifecycle import applied_cluster, eggo_runs
+from gitops_edge.plan.model import HISTORY_COMPONENTS, EggoStep, SitePlan
 from gitops_edge.render import meta
 from gitops_edge.render.eggo_job import STATE_HOST_DIR
 
@@ -56,6 +62,40 @@ def cleanup_hold(site: str, cluster: Mapping[str, Any] | None) -> str | None:
     return (
         f"site {site} is still registered with Karmada (Cluster {site}); gitops-edge "
         "unregisters it first, then cleans the cluster up"
+    )
+
+
+CleanupHold = Callable[[str], str | None]
+"""site id -> why its eggo cleanup must wait (None: it may go): the planner's hook."""
+
+
+def hold_for_unregistration(sp: SitePlan, hold: CleanupHold) -> SitePlan:
+    """``sp`` with an eggo cleanup it would start held back while ``hold`` says so.
+
+    The planner calls this for every site it plans (``make_plan(hold_cleanup=...)``).
+    Only a cleanup about to be *started* is held (a rebuild's, or a removed site's
+    with ``deletionPolicy: Cleanup``): the eggo run objects it would create are
+    dropped and the site is ``blocked`` like any refused eggo step, so nothing of it
+    is emitted this run; a cleanup already running is eggo's and left alone. The
+    site is planned again when its Cluster goes (a Karmada view event).
+    """
+    if sp.eggo is None or sp.eggo.operation != "cleanup":
+        return sp
+    reason = hold(sp.site)
+    if reason is None:
+        return sp
+    changes = tuple(
+        c
+        for c in sp.changes
+        if not (
+            c.action == "create"
+            and ((c.desired or {}).get("metadata", {}).get("labels") or {}).get(meta.COMPONENT)
+            in HISTORY_COMPONENTS
+        )
+    )
+    gate = "blocked" if sp.gate in ("ready", "failed", "removed") else sp.gate
+    return replace(
+        sp, gate=gate, reason=reason, changes=changes, eggo=EggoStep("none", reason), done=False
     )
 
 
@@ -102,7 +142,8 @@ def unregistration_job(
     image = images if isinstance(images, str) else images.get(arch)
     if image is None:
         return None
-    labels = {meta.SITE: site, FEDERATION_LABEL: COMPONENT}
+    labels = record_labels(site, COMPONENT)
+    pod_labels = {meta.SITE: site, FEDERATION_LABEL: COMPONENT}
     command = ["karmadactl", "unregister", site, "--cluster-kubeconfig", ADMIN_CONF]
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
@@ -134,17 +175,23 @@ def unregistration_job(
     for key in ("nodeName", "nodeSelector", "tolerations"):
         if key in pod_from:
             pod[key] = copy.deepcopy(pod_from[key])
-    name = f"karmada-unregister-{meta.digest({'c': command, 'id': cluster_id})[:10]}"
+    after = str(last["metadata"].get("name", ""))
+    name = (
+        f"karmada-unregister-{meta.digest({'c': command, 'id': cluster_id, 'after': after})[:10]}"
+    )
     job = meta.k8s_object(
         "batch/v1",
         "Job",
         meta.metadata(
-            name, str(last["metadata"].get("namespace")), labels, {meta.CLUSTER_ID: cluster_id}
+            name,
+            str(last["metadata"].get("namespace")),
+            labels,
+            {meta.CLUSTER_ID: cluster_id, AFTER_RUN: after},
         ),
         spec={
             "backoffLimit": 0,
             "activeDeadlineSeconds": 600,
-            "template": {"metadata": {"labels": labels}, "spec": pod},
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod},
         },
     )
     return meta.finish(job, "unregister")

@@ -109,6 +109,8 @@ class Plan:
     """Non-empty: the whole run is refused (mass-deletion guard) and nothing is emitted."""
     current_wave: int | None = None
     problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What the report must say about where the plan was made (waves not enforced there)."""
 
     def emitting(self) -> tuple[SitePlan, ...]:
         return () if self.refused else tuple(s for s in self.sites if s.emits)
@@ -129,3 +131,20 @@ class Plan:
             for c in s.changes
             if c.action == "delete"
         )
+
+
+def gate_counts(plan: Plan) -> dict[str, int]:
+    """The plan's summary: sites per gate, ``ready`` with nothing to do as ``unchanged``.
+
+    ``plan`` prints exactly these counts and ``status`` repeats them.
+    """
+    out: dict[str, int] = {}
+    for s in plan.sites:
+        key = summary_key(s.gate, len(s.pending()))
+        out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def summary_key(gate: str, changes: int | None) -> str:
+    """Where a site counts in a plan's summary: its gate, ``unchanged`` for ready and in sync."""
+    return "unchanged" if gate == "ready" and changes == 0 else gate

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gitops_edge.federation.registration import federation_record
+from gitops_edge.federation.unregistration import CleanupHold, hold_for_unregistration
 from gitops_edge.live.delivery import delivery_of
 from gitops_edge.live.inventory import EdgeNode
 from gitops_edge.live.progress import app_status
@@ -62,6 +64,8 @@ def make_plan(
     rendered: RenderResult | None = None,
     fleet: Sequence[Identity] | None = None,
     fleet_clean: bool | None = None,
+    hold_cleanup: CleanupHold | None = None,
+    waves: bool = True,
 ) -> Plan:
     """Plan every site (or only ``sites``, for an incremental run) against ``live``.
 
@@ -69,6 +73,11 @@ def make_plan(
     ``fleet`` (default: from ``repo``) is the identity of every site of the repo, and
     ``fleet_clean`` (default: from ``repo``) whether every one of them loaded cleanly:
     a caller that loads the repo a chunk at a time passes both for the whole repo.
+    ``hold_cleanup``: federation's veto on starting an eggo cleanup (a site still
+    registered with Karmada is unregistered first), see
+    :func:`gitops_edge.federation.unregistration.hold_for_unregistration`.
+    ``waves`` False leaves wave gating to such a caller: a wave is held by sites of
+    other chunks, so only the merged plan can be gated (:func:`gate_waves`).
     """
     wanted = None if sites is None else set(sites)
     result = rendered or render_repo(repo, revision=revision, sites=wanted)
@@ -118,11 +127,15 @@ def make_plan(
                 site_id, live, feedback, fleet=fleet, clean=fleet_clean and not repo_problems
             )
         )
+    if hold_cleanup is not None:
+        plans = [hold_for_unregistration(sp, hold_cleanup) for sp in plans]
     context: list[SitePlan] = []
     if wanted is not None and feedback:
         context = [_observed(s, live) for s in repo.sites if s.id not in wanted]
     gated, current = gate_waves(
-        plans + context, max_failures=repo.settings.spec.rollout.maxFailures, feedback=feedback
+        plans + context,
+        max_failures=repo.settings.spec.rollout.maxFailures,
+        feedback=feedback and waves,
     )
     plans = gated[: len(plans)]
     plan = Plan(
@@ -392,6 +405,7 @@ def _plan_site(
     if step is None:  # operator mode or no eggo: eggo objects are ordinary desired state
         base, eggo_objs = rendered, []
     history = {obj_key(o) for o in live_objs if _is_history(o)}
+    history |= {obj_key(o) for o in live_objs if federation_record(o)}  # Karmada's Jobs
     if not feedback and eggo_objs:
         history = set()  # a directory keeps only the newest run
     changes = _diff([*base, *eggo_objs], live_objs, keep=history)

@@ -20,21 +20,13 @@ import yaml
 from gitops_edge.labels import PREVIOUS_RUN
 from gitops_edge.plan.diff import clean_for_display
 from gitops_edge.plan.eggo_story import Story, story
-from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
+from gitops_edge.plan.model import ObjectChange, Plan, SitePlan, gate_counts
 from gitops_edge.render.meta import SOURCE_REVISION, SPEC_HASH
 from gitops_edge.specs.eggo import DeployConfig
 
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-", "unchanged": " "}
-
-
-def _summary(plan: Plan) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for s in plan.sites:
-        key = "unchanged" if s.gate == "ready" and not s.pending() else s.gate
-        out[key] = out.get(key, 0) + 1
-    return dict(sorted(out.items()))
 
 
 def _eggo_text(site: SitePlan) -> str:
@@ -62,6 +54,7 @@ def to_text(plan: Plan, *, diffs: bool = True) -> str:
     if plan.refused:
         lines.append(plan.refused)
     lines.extend(f"repo: {p}" for p in plan.problems)
+    lines.extend(f"note: {n}" for n in plan.notes)
     for site in plan.sites:
         if (
             site.gate == "ready"
@@ -75,7 +68,7 @@ def to_text(plan: Plan, *, diffs: bool = True) -> str:
             lines.append(f"  {SYMBOL[change.action]} {change.describe()}{why}")
             if diffs and change.action == "update":
                 lines.extend("    " + d for d in review_diff(change, width=None))
-    counts = ", ".join(f"{n} {k}" for k, n in _summary(plan).items())
+    counts = ", ".join(f"{n} {k}" for k, n in gate_counts(plan).items())
     lines.append(
         f"{len(plan.sites)} site(s): {counts}; {sum(len(s.pending()) for s in plan.emitting())} object change(s) to emit"
     )
@@ -89,7 +82,8 @@ def to_json(plan: Plan) -> dict[str, Any]:
         "refused": plan.refused or None,
         "current_wave": plan.current_wave,
         "problems": list(plan.problems),
-        "summary": _summary(plan),
+        "notes": list(plan.notes),
+        "summary": gate_counts(plan),
         "sites": [
             {
                 "site": s.site,
@@ -337,6 +331,7 @@ def to_markdown(
     limit: int = LIMIT,
     full_report: str = "",
     max_diff_lines: int = 60,
+    sections: Sequence[list[str]] = (),
 ) -> str:
     """A merge-request comment: destructive actions first, identical changes grouped.
 
@@ -345,6 +340,7 @@ def to_markdown(
     change (without it only this run's step is shown). The result is always shorter
     than ``limit`` characters; when something had to be left out, the last line says
     how much and points at ``full_report`` (the JSON or text plan kept elsewhere).
+    ``sections``: more markdown (the federation section), inside the same budget.
     """
     desired = desired or {}
     allow_rebuild = allow_rebuild or {}
@@ -354,7 +350,8 @@ def to_markdown(
     head += [f"- :warning: {p[:_LINE]}" for p in plan.problems[:20]]
     if len(plan.problems) > 20:
         head.append(f"- ... {_count(len(plan.problems) - 20)} more repo-level problem(s)")
-    summary = _summary(plan)
+    head += [f"> [!NOTE]\n> {n[:_LINE]}\n" for n in plan.notes]
+    summary = gate_counts(plan)
     emitting = sum(len(s.pending()) for s in plan.emitting())
     counts = ", ".join(f"{_count(n)} {k}" for k, n in summary.items())
     head += [
@@ -442,6 +439,8 @@ def to_markdown(
     for group in ranked:
         budget.add(_group_md(group, diff=True), _group_md(group, diff=False))
 
+    for section in sections:
+        budget.add(section)
     if budget.left_out:
         where = full_report[:300] or "`gitops-edge plan -o json` (or `-o text`)"
         budget.limit += 700

@@ -366,6 +366,18 @@ def dump_site(objects: list[dict[str, Any]]) -> dict[str, bytes]:
     return {**files, KUSTOMIZATION: dump_yaml(kustomization)}
 
 
+def dump_tree(sites: Iterable[str]) -> bytes:
+    """The whole tree's kustomization: every site directory, so ``kubectl apply -k DIR``
+    applies the fleet the way ``apply -k DIR/<site>`` applies one site."""
+    return dump_yaml(
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": sorted(sites),
+        }
+    )
+
+
 def read_site(site_dir: Path) -> list[dict[str, Any]]:
     """The objects of an earlier render of one site, in apply order (for plans without a cluster)."""
     objects: list[dict[str, Any]] = []

@@ -116,3 +116,31 @@ def test_own_writes_stand_in_until_the_cache_catches_up(
     fresh = read_live(kube)
     own.overlay(fresh.objects)
     assert len(own) == 0
+
+
+def test_own_writes_past_their_ttl_are_swept_as_writes_go_on() -> None:
+    """A full resync writes every object: what the cache has had time to show is not kept."""
+    now = [0.0]
+    own = OwnWrites(ttl=10.0, clock=lambda: now[0])
+
+    def obj(i: int) -> dict[str, object]:
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": f"cm-{i}",
+                "namespace": "edge-gd",
+                "labels": {"gitops-edge.io/site": "gd"},
+                "resourceVersion": str(i + 1),
+            },
+            "data": {"v": "x" * 100},
+        }
+
+    for i in range(OwnWrites.PRUNE_EVERY - 1):
+        own.wrote(obj(i))
+    now[0] = 11.0
+    assert len(own) == OwnWrites.PRUNE_EVERY - 1  # nobody asked yet
+    own.wrote(obj(10_000))  # the sweep: only this one is young enough
+    assert len(own) == 1
+    laid = own.overlay({"gd": []})
+    assert laid == {"gd": [obj(10_000)]}  # the object itself, decoded

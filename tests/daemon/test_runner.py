@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from gitops_edge.daemon.http import Request
 from gitops_edge.daemon.queue import ALL
+from gitops_edge.emit.protocol import Staged
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.plan.model import Plan
 from tests.builders import province, write_site
@@ -14,7 +16,8 @@ from tests.daemon.harness import InProcess, daemon_options, wait_for
 
 
 class HeldSink:
-    """Wraps the runner's sink; ``emit`` waits until the test lets it finish."""
+    """Wraps the runner's sink; its write (``commit`` of a staged run, or ``emit``) waits
+    until the test lets it finish."""
 
     def __init__(self, inner: object) -> None:
         self.inner = inner
@@ -31,6 +34,13 @@ class HeldSink:
         result: EmitResult = self.inner.emit(plan)  # type: ignore[attr-defined]
         self.finished.set()
         return result
+
+    def commit(self, staged: Iterable[Staged], result: EmitResult | None = None) -> EmitResult:
+        self.entered.set()
+        self.release.wait(30)
+        done: EmitResult = self.inner.commit(staged, result)  # type: ignore[attr-defined]
+        self.finished.set()
+        return done
 
 
 def test_stop_finishes_the_site_in_flight_before_exiting(tmp_path: Path) -> None:

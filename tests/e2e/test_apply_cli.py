@@ -36,21 +36,27 @@ def test_apply_sample_repo_twice_second_run_writes_nothing(tmp_path: Path) -> No
     report = json.loads(second.stdout)
     assert report["emit"]["written"] == 0 and report["emit"]["deleted"] == 0
     assert snapshot(out) == before
-    plan = run_cli("plan", SAMPLE, "--out", out, "--detailed-exitcode")
+    plan = run_cli("plan", SAMPLE, "--against", out, "--detailed-exitcode")
     assert plan.returncode == 0, plan.stdout
+    # a render reports no run outcomes: the plan says its waves are not enforced there
+    note = "waves not enforced in this plan: a render"
+    assert f"note: {note}" in plan.stdout and "waves 0, 1, 2 are planned" in plan.stdout
+    md = run_cli("plan", SAMPLE, "--against", out, "-o", "markdown").stdout
+    data = json.loads(run_cli("plan", SAMPLE, "--against", out, "-o", "json").stdout)
+    assert f"> [!NOTE]\n> {note}" in md and data["notes"][0].startswith(note)
 
 
 def test_plan_detailed_exitcode_and_formats(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     write_site(repo, "gd", province("gd"))
     out = tmp_path / "out"
-    res = run_cli("plan", repo, "--out", out, "--detailed-exitcode")
+    res = run_cli("plan", repo, "--against", out, "--detailed-exitcode")
     assert res.returncode == 2
     assert "+ Namespace edge-gd" in res.stdout
-    md = run_cli("plan", repo, "--out", out, "--output", "markdown")
+    md = run_cli("plan", repo, "--against", out, "--output", "markdown")
     assert md.returncode == 0
     assert "##### `gd` — ready, wave 0: 4 to create" in md.stdout
-    data = json.loads(run_cli("plan", repo, "--out", out, "--output", "json").stdout)
+    data = json.loads(run_cli("plan", repo, "--against", out, "--output", "json").stdout)
     assert data["sites"][0]["eggo"]["operation"] == "deploy"
     assert run_cli("apply", repo, "--emit", f"dir:{out}").returncode == 0
     # a change to one site shows as an update with a diff, and only that site is rewritten
@@ -60,7 +66,7 @@ def test_plan_detailed_exitcode_and_formats(tmp_path: Path) -> None:
     doc = province("hb", eggo=eggo_spec("hb-paas", net=30))
     doc["spec"]["applications"][0]["source"]["targetRevision"] = "v2"
     write_site(repo, "hb", doc)
-    res = run_cli("plan", repo, "--out", out, "--detailed-exitcode")
+    res = run_cli("plan", repo, "--against", out, "--detailed-exitcode")
     assert res.returncode == 2
     assert "~ Application edge-hb/base (spec changed)" in res.stdout
     assert "+    targetRevision: v2" in res.stdout

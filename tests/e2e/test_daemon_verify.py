@@ -101,4 +101,4 @@ def test_signed_head_is_reconciled_and_unsigned_is_refused(tmp_path: Path) -> No
     commit(repo, "signed", allowed)
     res = run_once(repo, keyring, out, cache)
     assert res.returncode == 0, res.stderr
-    assert {p.name for p in out.iterdir()} == {"gd", "hb", "hn"}
+    assert {p.name for p in out.iterdir()} == {"gd", "hb", "hn", "Kustomization"}

@@ -2,8 +2,9 @@
 
 Every live object is built relative to one ``now`` (the moment the fleet is seeded),
 never the builders' fixed clock: the CLI judges leases against the wall clock, so the
-seed must too. The fleet: ``gd`` is fine (edge online, eggo deploy succeeded, Application synced and
-healthy, everything on the edge node), ``hn``'s edge node stopped renewing its lease an
+seed must too. The fleet: ``gd`` is fine (what its commit renders is live, eggo deploy
+succeeded, Application synced and healthy, everything on the edge node, so ``plan`` has
+nothing to do for it either), ``hn``'s edge node stopped renewing its lease an
 hour ago, ``js``'s eggo join failed, ``zj``'s spec does not validate, and ``old`` has
 live objects but no directory any more.
 """
@@ -22,7 +23,9 @@ from typing import Any
 
 import pytest
 
-from tests.builders import git_init_commit, province, write_site
+from gitops_edge.render.site import render_repo
+from gitops_edge.specs.repo import load_repo
+from tests.builders import git, git_init_commit, province, write_site
 from tests.e2e.cli import run_cli
 from tests.kubeapi import KubeAPIServer
 from tests.live.objects import (
@@ -39,7 +42,32 @@ from tests.live.objects import (
 pytestmark = [pytest.mark.e2e, pytest.mark.kubeapi]
 
 
-def _seed(api: KubeAPIServer, now: datetime) -> None:
+def _applied(
+    root: Path,
+    site: str,
+    created: datetime,
+    *,
+    sync: str = "Synced",
+    health: str = "Healthy",
+) -> list[dict[str, Any]]:
+    """What ``apply`` would have written for ``site`` at the repo's commit, with the status
+    its controllers write since: the eggo deploy Job succeeded (created at ``created``),
+    the Applications ``sync`` and ``health``."""
+    revision = git(root, "rev-parse", "HEAD").strip()
+    rendered = render_repo(load_repo(root), revision=revision, sites={site}).objects[site]
+    out = []
+    for obj in rendered:
+        obj = json.loads(json.dumps(obj))
+        if obj["kind"] == "Job":
+            obj["metadata"]["creationTimestamp"] = ts(created)
+            obj["status"] = eggo_job("x", site, created=created)["status"]
+        elif obj["kind"] == "Application":
+            obj["status"] = {"sync": {"status": sync}, "health": {"status": health}}
+        out.append(obj)
+    return out
+
+
+def _seed(api: KubeAPIServer, now: datetime, root: Path) -> None:
     """Every timestamp from one ``now``: the CLI reads the real clock, so the seed must too."""
     put = api.store.put
     put(node("gd-edge-01", site="gd", ready_since=now - timedelta(days=2), now=now))
@@ -49,26 +77,26 @@ def _seed(api: KubeAPIServer, now: datetime) -> None:
     put(node("js-edge-01", site="js", ready_since=now - timedelta(days=3), now=now))
     put(lease("js-edge-01", now))
     put(node("master-1", edge=False, ready_since=now - timedelta(days=3), now=now))
-    for site in ("gd", "hn", "js", "old"):
+    for site in ("hn", "js", "old"):
         put(namespace(site))
-    gd = [
-        put(config_map("eggo-deploy-1", "gd")),
-        put(eggo_job("eggo-deploy-1", "gd", created=now - timedelta(hours=3))),
-        put(application("base", "gd")),
-    ]
-    for obj in gd:
-        put(object_sync("gd-edge-01", obj, obj["metadata"]["resourceVersion"]))
+    for obj in map(put, _applied(root, "gd", now - timedelta(hours=3))):
+        if obj["metadata"].get("namespace"):
+            put(object_sync("gd-edge-01", obj, obj["metadata"]["resourceVersion"]))
     put(config_map("eggo-deploy-1", "hn"))
     put(eggo_job("eggo-deploy-1", "hn", outcome="pending", created=now - timedelta(minutes=5)))
-    put(eggo_job("eggo-deploy-1", "js", created=now - timedelta(days=1)))
+    js = _applied(root, "js", now - timedelta(days=1), sync="OutOfSync", health="Progressing")
+    deploy = next(o for o in js if o["kind"] == "Job")["metadata"]["name"]
+    config = next(o for o in js if o["kind"] == "ConfigMap" and o["metadata"]["name"] == deploy)
+    for obj in js:
+        put(obj)
     # The join followed the deploy (the run chain), though its clock reads earlier: the
     # chain, not timestamps, says which run is the latest.
     join = eggo_job(
         "eggo-join-2", "js", outcome="failed", operation="join", created=now - timedelta(days=2)
     )
-    join["metadata"]["annotations"]["gitops-edge.io/previous-run"] = "eggo-deploy-1"
+    join["metadata"]["annotations"]["gitops-edge.io/previous-run"] = deploy
     put(join)
-    put(application("base", "js", sync="OutOfSync", health="Progressing"))
+    put(config_map("eggo-join-2", "js") | {"data": config["data"]})
     put(application("legacy", "old"))
 
 
@@ -93,8 +121,10 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def fleet(kube_api: KubeAPIServer, kube_api_kubeconfig: Path, now: datetime) -> Path:
-    _seed(kube_api, now)
+def fleet(
+    kube_api: KubeAPIServer, kube_api_kubeconfig: Path, now: datetime, repo: tuple[Path, str]
+) -> Path:
+    _seed(kube_api, now, repo[0])
     return kube_api_kubeconfig
 
 
@@ -113,7 +143,8 @@ def test_text_table_and_details_tell_the_truth(
     head = out.splitlines()[0]
     assert head.startswith(f"revision {sha[:12]}, observed ")
     assert "5 site(s): 1 invalid, 1 removed, 1 failed, 1 deferred, 1 ok" in head
-    assert out.splitlines()[1].split() == [
+    assert out.splitlines()[1] == "plan: 1 deferred, 1 failed, 1 invalid, 1 removed, 1 unchanged"
+    assert out.splitlines()[2].split() == [
         "SITE", "STATE", "WAVE", "EDGE", "ARCH", "EGGO", "APPS", "DELIVERED", "REVISION",
         "LAST-SYNC", "MESSAGE",
     ]  # fmt: skip
@@ -122,8 +153,9 @@ def test_text_table_and_details_tell_the_truth(
     assert gd[-11:-3] == [
         "arm64", "deploy", "succeeded", "1/1", "synced,", "1/1", "healthy", "3/3",
     ]  # fmt: skip
-    # revision of the live objects, when the eggo run completed (created + 9 min), no message
-    assert gd[-3:] == ["0123456789ab", ts(now - timedelta(hours=3) + timedelta(minutes=9)), "-"]
+    # revision of the live objects (the commit), when the eggo run completed (created + 9
+    # min), no message
+    assert gd[-3:] == [sha[:12], ts(now - timedelta(hours=3) + timedelta(minutes=9)), "-"]
     hn = _line(out, "hn")
     assert hn[:6] == ["hn", "deferred", "2", "offline", "since", hn[5]]
     assert hn[5].endswith("Z") and hn[6] == "amd64"
@@ -134,7 +166,7 @@ def test_text_table_and_details_tell_the_truth(
     # details only for the sites that are not fine
     assert "\ngd (ok):" not in out
     assert "hn (deferred):\n  - edge node hn-edge-01 offline since " in out
-    assert "2 object(s) deferred" in out
+    assert "; 2 change(s) deferred, 2 object(s) not yet delivered" in out
     assert (
         "  - eggo join Job edge-js/eggo-join-2 failed: BackoffLimitExceeded: "
         "Job has reached the specified backoff limit" in out
@@ -154,8 +186,12 @@ def test_json_has_the_documented_shape_and_facts(
     data = json.loads(res.stdout)
     assert data["revision"] == sha
     assert data["summary"] == {
-        "sites": 5, "invalid": 1, "removed": 1, "failed": 1, "deferred": 1,
-        "progressing": 0, "pending": 0, "ok": 1,
+        "sites": 5, "invalid": 1, "removed": 1, "failed": 1, "blocked": 0, "deferred": 1,
+        "waiting": 0, "progressing": 0, "pending": 0, "ok": 1,
+        "plan": {"deferred": 1, "failed": 1, "invalid": 1, "removed": 1, "unchanged": 1},
+    }  # fmt: skip
+    assert {s: site["gate"] for s, site in ((x["site"], x) for x in data["sites"])} == {
+        "gd": "ready", "hn": "deferred", "js": "failed", "old": "removed", "zj": "invalid",
     }  # fmt: skip
     sites: dict[str, Any] = {s["site"]: s for s in data["sites"]}
     assert list(sites) == ["gd", "hn", "js", "old", "zj"]
@@ -237,7 +273,7 @@ def test_state_and_wave_filters_narrow_the_table_not_the_summary(
     root, _ = repo
     res = run_cli("status", root, "--kubeconfig", fleet, "--state", "failed")
     assert res.returncode == 0, res.stderr
-    head, shown = res.stdout.splitlines()[:2]
+    head, _plan, shown = res.stdout.splitlines()[:3]
     assert "5 site(s): 1 invalid, 1 removed, 1 failed, 1 deferred, 1 ok" in head
     assert shown == "showing 1 of 5 site(s): state failed"
     assert _sites(res.stdout) == ["js"]

@@ -132,7 +132,8 @@ def test_the_sample_federation_is_applied_with_tolerations_and_waves(
     docs = load_federation(SAMPLE)
     waves = {"guangdong": 1, "guangxi": 2, "hainan": 2}
     applied = apply_federation(karmada, docs, waves, released_through=1)
-    assert applied == [
+    assert applied.conflicts == []
+    assert applied.applied == [
         "Namespace monitoring",
         "DaemonSet monitoring/node-exporter",
         "PropagationPolicy monitoring/node-exporter",

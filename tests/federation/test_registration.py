@@ -7,10 +7,9 @@ karmada-apiserver (bootstrap tokens in kube-system, the Cluster the agent create
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import logging
-import shutil
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,29 +49,6 @@ KARMADA = {
     "registrationImage": {"arm64": "r/karmadactl:v1.18.2-arm64", "amd64": "r/karmadactl:v1.18.2"},
     "proxy": "http://proxy.gd.example:3128",
 }
-
-
-@pytest.fixture(scope="module")
-def ca_pem(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """A self-signed CA and its public-key pin computed by openssl itself."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed (needed to make a test CA)")
-    d = tmp_path_factory.mktemp("ca")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=karmada",
-         "-days", "2", "-keyout", str(d / "k.pem"), "-out", str(d / "c.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    pub = subprocess.run(
-        ["openssl", "x509", "-in", str(d / "c.pem"), "-pubkey", "-noout"],
-        check=True, capture_output=True,
-    ).stdout  # fmt: skip
-    der = subprocess.run(
-        ["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub, check=True, capture_output=True
-    ).stdout
-    import hashlib
-
-    return (d / "c.pem").read_text(), "sha256:" + hashlib.sha256(der).hexdigest()
 
 
 def test_ca_hash_matches_openssl(ca_pem: tuple[str, str]) -> None:
@@ -132,11 +108,14 @@ def test_the_job_runs_on_the_edge_node_like_eggo(site: tuple[Site, RenderContext
     assert env["KARMADA_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == TOKEN_SECRET
     assert env["HTTPS_PROXY"]["value"] == "http://proxy.gd.example:3128"
     assert "10.20.0.11" in env["NO_PROXY"]["value"]  # the province cluster is not proxied
+    assert "karmada.example" not in env["NO_PROXY"]["value"]  # karmada-apiserver is
     (start,) = pod["containers"]
     assert start["command"][:4] == ["karmadactl", "patch", "deployment", "karmada-agent"]
     assert "--report-secrets=None" in start["command"][-1]
     assert "env" not in start  # no proxy, no token outside the register step
-    assert "app.kubernetes.io/managed-by" not in job["metadata"]["labels"]
+    assert "HTTPS_PROXY" not in json.dumps(eggo_run_objects(gd, ctx, DEPLOY))  # never for eggo
+    assert job["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gitops-edge"
+    assert job["metadata"]["labels"]["gitops-edge.io/site"] == "guangdong"
 
 
 def test_state_follows_eggo(site: tuple[Site, RenderContext]) -> None:
@@ -209,6 +188,9 @@ def test_registration_end_to_end_on_two_api_servers(
     assert line.startswith("guangdong: karmada registering: Job karmada-register-")
     (job,) = jobs()
     (handed,) = kube_api.store.list("v1", "Secret", "edge-guangdong")
+    for obj in (job, handed):  # found like everything gitops-edge creates
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gitops-edge"
+        assert obj["metadata"]["labels"]["gitops-edge.io/federation"] == "karmada-register"
     token = base64.b64decode(handed["data"]["token"]).decode()
     token_id, _, token_value = token.partition(".")
     (minted,) = karmada_api.store.list("v1", "Secret", "kube-system")
@@ -280,10 +262,12 @@ def test_a_removed_site_is_unregistered_before_cleanup(
         for j in kube_api.store.list("batch/v1", "Job", "edge-guangdong")
         if j["metadata"]["name"].startswith("karmada-unregister-")
     ]
+    assert job["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gitops-edge"
     pod = job["spec"]["template"]["spec"]
     eggo_pod = eggo[1]["spec"]["template"]["spec"]
     assert pod["nodeName"] == eggo_pod["nodeName"] and pod["tolerations"] == eggo_pod["tolerations"]
     assert pod["containers"][0]["image"] == "r/karmadactl:arm64"
+    assert "env" not in pod["containers"][0]  # no proxy here: the registration Job only
     assert pod["containers"][0]["command"] == [
         "karmadactl", "unregister", "guangdong", "--cluster-kubeconfig", ADMIN_CONF,
     ]  # fmt: skip
@@ -300,3 +284,72 @@ def test_a_removed_site_is_unregistered_before_cleanup(
     done = reconcile_unregistration(central, karmada, "guangdong", "edge-guangdong", eggo, images)
     assert done.state == "unregistered" and not done.holds_cleanup
     assert cleanup_hold("guangdong", None) is None
+
+
+def _rebuilt(site: Site, ctx: RenderContext, before: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A later, succeeded eggo run of the same cluster (a rebuild's deploy), chained."""
+    cm, job = (copy.deepcopy(o) for o in _eggo(site, ctx, "Complete"))
+    old = before[1]["metadata"]["name"]
+    job["metadata"]["name"] = old + "-rebuilt"
+    job["metadata"]["creationTimestamp"] = "2026-03-01T07:30:00Z"
+    job["metadata"].setdefault("annotations", {})["gitops-edge.io/previous-run"] = old
+    cm["metadata"]["name"] = cm["metadata"]["name"] + "-rebuilt"
+    job["metadata"]["annotations"]["gitops-edge.io/eggo-config"] = cm["metadata"]["name"]
+    return [*before, cm, job]
+
+
+def test_after_a_rebuild_old_jobs_are_records_not_a_half_done_registration(
+    site: tuple[Site, RenderContext],
+    kube_api: KubeAPIServer,
+    karmada_api: KubeAPIServer,
+    tmp_path: Path,
+) -> None:
+    from gitops_edge.federation.karmada import reconcile_unregistration
+
+    gd, ctx = site
+    central = KubeClient(kube_api.api_client(), retry=FAST)
+    config = yaml.safe_load(karmada_api.kubeconfig(tmp_path / "k.config").read_text())
+    karmada = client_from_kubeconfig(config, retry=FAST)
+    first = _eggo(gd, ctx, "Complete")
+    # a registration that ran against the first cluster, and its Cluster since unregistered
+    old = registration_job(gd, ctx, after_run=first[1]["metadata"]["name"])
+    old["status"] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+    kube_api.store.put(old)
+    state = registration_state(gd, ctx, eggo_objects=first, cluster=None, job=old)
+    assert state.state == "half-done"  # for the cluster it ran against
+    rebuilt = _rebuilt(gd, ctx, first)
+    dry = reconcile_registration(
+        central, karmada, config, gd, ctx, eggo_objects=rebuilt, now=NOW, dry_run=True
+    )
+    assert dry.state == "to register"  # the new cluster is not half-done
+    assert dry.detail != f"would create Job {old['metadata']['name']}"
+
+    # unregistration: a succeeded unregister Job of the old cluster does not hold the new one
+    karmada_api.store.put(
+        {
+            "apiVersion": "cluster.karmada.io/v1alpha1",
+            "kind": "Cluster",
+            "metadata": {"name": "guangdong"},
+            "spec": {"syncMode": "Pull"},
+        }
+    )
+    images = "r/karmadactl:v1.18.2"
+    once = reconcile_unregistration(central, karmada, "guangdong", "edge-guangdong", first, images)
+    assert once.state == "unregistering"
+    (done,) = [
+        j
+        for j in kube_api.store.list("batch/v1", "Job", "edge-guangdong")
+        if j["metadata"]["name"].startswith("karmada-unregister-")
+    ]
+    done["status"] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+    kube_api.store.put(done)
+    again = reconcile_unregistration(
+        central, karmada, "guangdong", "edge-guangdong", rebuilt, images
+    )
+    assert again.state == "unregistering"
+    names = {
+        j["metadata"]["name"]
+        for j in kube_api.store.list("batch/v1", "Job", "edge-guangdong")
+        if j["metadata"]["name"].startswith("karmada-unregister-")
+    }
+    assert len(names) == 2  # a new Job for the new cluster, not the old one's record

@@ -209,7 +209,7 @@ def check_render(case: Case, result: CaseRun) -> None:
     expected = set(GOOD) if case.scope == "site" else set()
     if case.accepted and case.site is not None:
         expected.add(case.site)
-    written = {p.name for p in result.out.iterdir()} if result.out.exists() else set()
+    written = {p.name for p in result.out.iterdir() if p.is_dir()} if result.out.exists() else set()
     assert written == expected, f"rendered {written}, expected {expected}"
     for entry in report["sites"]:
         assert entry["rendered"] == (entry["site"] in expected), entry

@@ -169,6 +169,50 @@ def test_json_shape_is_stable(tmp_path: Path) -> None:
     assert set(site) == {
         "site", "state", "in_repo", "valid", "problems", "wave", "suspended", "edge",
         "revisions", "eggo", "applications", "objects", "delivered", "issues",
+        "gate", "changes",
     }  # fmt: skip
     assert set(site["edge"]) == {"target", "arch", "nodes"}
     assert site["delivered"] == {"delivered": 0, "total": 0}
+
+
+def test_with_the_plan_states_and_counts_agree_with_it(tmp_path: Path) -> None:
+    """Wave 1 not done holds wave 2 (``waiting``, not ``pending``); an offline site that was
+    never applied counts the plan's deferred changes, not the 0 objects it has live."""
+    from gitops_edge.plan.model import gate_counts
+    from gitops_edge.plan.planner import make_plan
+
+    write_site(tmp_path, "gd", province("gd", rollout={"wave": 1}))
+    write_site(tmp_path, "hn", province("hn", rollout={"wave": 2}))
+    write_site(tmp_path, "gz", province("gz", rollout={"wave": 1}))
+    nodes = [
+        node("gd-edge-01", site="gd"),
+        node("hn-edge-01", site="hn"),
+        node("gz-edge-01", site="gz"),
+    ]
+    leases = [
+        lease("gd-edge-01", NOW),
+        lease("hn-edge-01", NOW),
+        lease("gz-edge-01", NOW - timedelta(hours=1)),
+    ]
+    live = _live(nodes, leases, [], [])
+    repo = load_repo(tmp_path)
+    plan = make_plan(repo, live, revision="abc")
+    gates = {s.site: s for s in plan.sites}
+    assert (gates["gd"].gate, gates["hn"].gate, gates["gz"].gate) == (
+        "ready",
+        "waiting",
+        "deferred",
+    )
+
+    report = build_report(repo, live, revision="abc", plan=plan)
+    states = {s.site: s.state for s in report.sites}
+    assert states == {"gd": "pending", "hn": "waiting", "gz": "deferred"}
+    assert report.plan == gate_counts(plan) == {"deferred": 1, "ready": 1, "waiting": 1}
+    gz = _site(report, "gz")
+    deferred = len(gates["gz"].pending())
+    assert deferred > 0 and gz.changes == deferred
+    assert any(f"; {deferred} change(s) deferred" in i for i in gz.issues), gz.issues
+    assert any(i.startswith("waiting: ") for i in _site(report, "hn").issues)
+    # without a plan, the live objects alone: the waiting site looks like it is pending
+    alone = {s.site: s.state for s in build_report(repo, live, revision="abc").sites}
+    assert alone["hn"] == "pending" and "plan" not in build_report(repo, live).as_dict()["summary"]

@@ -65,3 +65,15 @@ def test_kubectl_apply_f_recursive_reads_every_object_and_nothing_else(
     objects = sum(len(read_site(d)) for d in tree.iterdir() if d.is_dir())
     assert len(names) == objects > 0
     assert not any("kustomization" in n.lower() for n in names)
+
+
+def test_kubectl_apply_k_builds_the_whole_tree(tree: Path) -> None:
+    """``kubectl apply -k DIR``: the tree's own Kustomization lists every site directory."""
+    res = kubectl("kustomize", tree)
+    assert res.returncode == 0, res.stderr[-2000:]
+    built = [d for d in yaml.safe_load_all(res.stdout) if d]
+    sites = sorted(d for d in tree.iterdir() if d.is_dir())
+    assert len(sites) == 38
+    assert len(built) == sum(len(read_site(d)) for d in sites)
+    index = yaml.safe_load((tree / KUSTOMIZATION).read_text())
+    assert index["resources"] == [d.name for d in sites]

@@ -225,7 +225,9 @@ def test_template_commands_exist() -> None:
     assert any("--output" in a and "json" in a for a in validate), "validate --output json"
     plan = [a for _w, a in found if a[:1] == ["plan"]]
     assert all("markdown" in a for a in plan), "every plan posts markdown"
-    assert any("--kubeconfig" in a for a in plan) and any("--out" in a for a in plan)
+    assert any("--kubeconfig" in a for a in plan) and any("--against" in a for a in plan)
+    assert not any("--out" in a for a in plan), "plan --out is the deprecated alias of --against"
+    assert all("--save" in a and "--full-plan" in a for a in plan), "the full plan is kept"
 
 
 # -- the scripts, run -----------------------------------------------------------------
@@ -358,6 +360,8 @@ def test_gitlab_plan_job_updates_its_note(tmp_path: Path, ci_env: dict[str, str]
     assert note.startswith(MARKER)
     assert re.search(r"\| `fj` \| 0 \| ready \| [1-9]\d* \| 0 \| 0 \|", note), note
     assert "`gd`" not in note, "gd is unchanged against the target branch"
+    full = json.loads((work / "plan.json").read_text())
+    assert {s["site"] for s in full["sites"]} >= {"fj", "gd"}, "the full plan keeps every site"
 
 
 def test_gitlab_plan_note_is_created_when_none_exists(
