@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from typing import Any
 from gitops_edge.emit.protocol import Capabilities, Staged
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.inventory import now_utc
-from gitops_edge.live.state import LiveState
+from gitops_edge.live.state import LazySites, LiveState
 from gitops_edge.plan.model import Plan, SitePlan
 from gitops_edge.render.output import KUSTOMIZATION, dump_site, dump_tree, read_site
 from gitops_edge.specs.k8s import is_dns1123_label
@@ -289,7 +289,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-class SitesOnDisk(dict[str, list[dict[str, Any]]]):
+class SitesOnDisk(LazySites):
     """Site id -> its objects on disk, each site's files parsed only when asked for.
 
     The keys (the site directories) are listed up front; ``get``/``[]`` read that one
@@ -299,7 +299,7 @@ class SitesOnDisk(dict[str, list[dict[str, Any]]]):
     """
 
     def __init__(self, root: Path, names: Iterable[str]) -> None:
-        super().__init__({name: [] for name in names})  # placeholders; reads go to disk
+        super().__init__(names)
         self.root = root
 
     def _read(self, site_id: str) -> list[dict[str, Any]]:
@@ -307,33 +307,6 @@ class SitesOnDisk(dict[str, list[dict[str, Any]]]):
             return read_site(self.root / site_id)
         except FileNotFoundError:
             return []
-
-    def __getitem__(self, site_id: str) -> list[dict[str, Any]]:
-        if not dict.__contains__(self, site_id):
-            raise KeyError(site_id)
-        return self._read(site_id)
-
-    def get(self, site_id: str, default: Any = None) -> Any:
-        return self._read(site_id) if dict.__contains__(self, site_id) else default
-
-    def values(self) -> Iterator[list[dict[str, Any]]]:  # type: ignore[override]
-        return (self._read(k) for k in self)
-
-    def items(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:  # type: ignore[override]
-        return ((k, self._read(k)) for k in self)
-
-    def __iter__(self) -> Iterator[str]:
-        # Defined so that dict(x), {**x} and friends go through __getitem__ rather than
-        # copying the placeholders (CPython copies directly only when __iter__ is dict's).
-        return dict.__iter__(self)
-
-    def copy(self) -> dict[str, list[dict[str, Any]]]:
-        return dict(self.items())
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, dict) and dict(self.items()) == dict(other.items())
-
-    __hash__ = None
 
     def __repr__(self) -> str:
         return f"SitesOnDisk({os.fspath(self.root)!r}, {list(self)!r})"

@@ -56,7 +56,7 @@ from gitops_edge.emit.result import EmitResult, SiteResult
 from gitops_edge.labels import SOURCE_REVISION
 from gitops_edge.live.client import KubeClient, KubeError, Refused
 from gitops_edge.live.resources import resource_for
-from gitops_edge.live.state import SITE_LABEL
+from gitops_edge.live.state import SITE_LABEL, LazySites
 from gitops_edge.plan.model import ObjectChange, Plan, describe_key, obj_key
 from gitops_edge.render.output import apply_rank
 
@@ -146,14 +146,18 @@ class OwnWrites:
             if not self._entries:
                 return objects
             entries = dict(self._entries)
-        out = dict(objects)
+        # a lazy mapping stays lazy: only the sites with writes laid over are read
+        out = objects.lazy_copy() if isinstance(objects, LazySites) else dict(objects)
         done: list[Key] = []
         by_site: dict[str, dict[Key, dict[str, Any] | None]] = {}
+        read: dict[str, list[dict[str, Any]]] = {}  # each site read once (it may be lazy)
         for key, (at, site, rv, blob) in entries.items():
             if now - at > self.ttl or not site:
                 done.append(key)
                 continue
-            cached = next((o for o in objects.get(site, ()) if obj_key(o) == key), None)
+            if site not in read:
+                read[site] = list(objects.get(site, ()))
+            cached = next((o for o in read[site] if obj_key(o) == key), None)
             if blob is None:  # our delete
                 if cached is None or (_caught_up(_rv(cached), rv) and _rv(cached) != rv):
                     done.append(key)  # gone from the cache, or re-created since
@@ -164,7 +168,7 @@ class OwnWrites:
             obj = None if blob is None else json.loads(zlib.decompress(blob))
             by_site.setdefault(site, {})[key] = obj
         for site, over in by_site.items():
-            kept = [o for o in objects.get(site, ()) if obj_key(o) not in over]
+            kept = [o for o in read[site] if obj_key(o) not in over]
             out[site] = kept + [o for o in over.values() if o is not None]
         if done:
             with self._lock:

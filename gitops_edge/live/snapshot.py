@@ -16,7 +16,7 @@ from typing import Any
 from gitops_edge.live import resources as r
 from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
 from gitops_edge.live.delivery import index_object_syncs
-from gitops_edge.live.informer import Informer
+from gitops_edge.live.informer import Informer, strip_managed_fields, unpack
 from gitops_edge.live.inventory import (
     DEFAULT_GRACE,
     EDGE_ROLE_LABEL,
@@ -29,6 +29,7 @@ from gitops_edge.live.state import (
     EGGO_POD_SELECTOR,
     MANAGED_BY,
     SITE_LABEL,
+    LazySites,
     LiveState,
     group_by_site,
 )
@@ -78,6 +79,21 @@ def read_live(
     )
 
 
+class PackedSites(LazySites):
+    """Site id -> its live objects, unpacked from the informers' compressed copies when
+    asked for (a fresh copy on every access: a caller may change it)."""
+
+    def __init__(self, packed: dict[str, list[bytes]]) -> None:
+        super().__init__(packed)
+        self.packed = packed
+
+    def _read(self, site_id: str) -> list[dict[str, Any]]:
+        return [unpack(b) for b in self.packed.get(site_id, ())]
+
+    def __repr__(self) -> str:
+        return f"PackedSites({list(self)!r})"
+
+
 class LiveCache:
     """Informers over everything :func:`read_live` lists; ``state()`` costs no API call.
 
@@ -98,7 +114,11 @@ class LiveCache:
         watch_timeout: int = 300,
     ) -> None:
         self.grace = grace
-        opts: dict[str, Any] = {"backoff": backoff, "watch_timeout": watch_timeout}
+        opts: dict[str, Any] = {
+            "backoff": backoff,
+            "watch_timeout": watch_timeout,
+            "transform": strip_managed_fields,
+        }
         self.nodes = Informer(
             kube, r.NODES, label_selector=EDGE_ROLE_LABEL, on_event=on_node_event, **opts
         )
@@ -106,12 +126,14 @@ class LiveCache:
             kube, r.LEASES, namespace=LEASE_NAMESPACE, on_event=on_node_event, **opts
         )
         # Jobs and Applications report run progress, which rollout waves wait on.
+        # the bulk of what the cluster holds (9 objects a site): kept packed
         self.managed = [
             Informer(
                 kube,
                 res,
                 label_selector=MANAGED_BY,
                 on_event=on_progress if res in (r.JOBS, r.APPLICATIONS) else None,
+                packed=True,
                 **opts,
             )
             for res in managed
@@ -153,13 +175,14 @@ class LiveCache:
     def state(self, *, now: datetime | None = None) -> LiveState:
         at = now or now_utc()
         leases = {lease["metadata"]["name"]: lease for lease in self.leases.items()}
-        objs: list[dict[str, Any]] = []
+        packed: dict[str, list[bytes]] = {}
         for inf in self.managed:
-            objs.extend(inf.items())
+            for site, blobs in inf.by_site().items():
+                packed.setdefault(site, []).extend(blobs)
         return LiveState(
             observed_at=at,
             nodes=build_inventory(self.nodes.items(), leases, now=at, grace=self.grace),
-            objects=group_by_site(objs),
+            objects=PackedSites(packed),
             syncs=index_object_syncs(self.syncs.items()) if self.syncs is not None else {},
             run_reports=run_reports(self.pods.items()),
         )

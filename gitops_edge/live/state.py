@@ -7,7 +7,7 @@ from their last render.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,6 +36,61 @@ class LiveState:
 
     def site_objects(self, site_id: str) -> list[dict[str, Any]]:
         return self.objects.get(site_id, [])
+
+
+_LAZY: list[dict[str, Any]] = []
+"""The placeholder a :class:`LazySites` keeps for a site read on demand (by identity)."""
+
+
+class LazySites(dict[str, list[dict[str, Any]]]):
+    """Site id -> its live objects, each site's read only when asked for, and not kept.
+
+    The keys are known up front; ``[]``/``get``/``values``/``items`` call
+    :meth:`_read` for a site on every access (a site set with ``[]=`` is kept as set),
+    so a planner going through 10 000 sites one at a time holds one site's objects at
+    a time. Subclasses say where a site's objects come from: the files of a render
+    (:class:`gitops_edge.emit.dirsink.SitesOnDisk`) or the informers' compressed cache
+    (:class:`gitops_edge.live.snapshot.PackedSites`).
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        super().__init__(dict.fromkeys(names, _LAZY))
+
+    def _read(self, site_id: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def __getitem__(self, site_id: str) -> list[dict[str, Any]]:
+        value = dict.__getitem__(self, site_id)
+        return self._read(site_id) if value is _LAZY else value
+
+    def get(self, site_id: str, default: Any = None) -> Any:
+        return self[site_id] if dict.__contains__(self, site_id) else default
+
+    def values(self) -> Iterator[list[dict[str, Any]]]:  # type: ignore[override]
+        return (self[k] for k in self)
+
+    def items(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:  # type: ignore[override]
+        return ((k, self[k]) for k in self)
+
+    def __iter__(self) -> Iterator[str]:
+        # Defined so that dict(x), {**x} and friends go through __getitem__ rather than
+        # copying the placeholders (CPython copies directly only when __iter__ is dict's).
+        return dict.__iter__(self)
+
+    def copy(self) -> dict[str, list[dict[str, Any]]]:
+        return dict(self.items())
+
+    def lazy_copy(self) -> LazySites:
+        """A copy that reads lazily too: setting a site in it leaves this one as it is."""
+        out = self.__class__.__new__(self.__class__)
+        dict.update(out, dict.items(self))
+        out.__dict__.update(self.__dict__)
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, dict) and dict(self.items()) == dict(other.items())
+
+    __hash__ = None
 
 
 def group_by_site(objs: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

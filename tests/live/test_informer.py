@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from gitops_edge.live import resources as r
 from gitops_edge.live.client import KubeClient, RetryPolicy
 from gitops_edge.live.connect import connect
 from gitops_edge.live.informer import Informer
-from gitops_edge.live.snapshot import LiveCache
+from gitops_edge.live.snapshot import LiveCache, PackedSites
 from tests.kubeapi import KubeAPIServer
 from tests.live.objects import NOW, application, eggo_job, lease, micro, node, object_sync
 
@@ -199,3 +200,42 @@ def test_live_cache_steady_state_makes_no_list_calls(
         started = time.monotonic()
         cache.stop()
         assert time.monotonic() - started < 3
+
+
+def test_live_cache_keeps_objects_without_managed_fields(
+    kube: KubeClient, kube_api: KubeAPIServer
+) -> None:
+    """The central cache drops managedFields (a third of an applied object), listed or
+    watched; the server still has them."""
+    fields = [{"manager": "gitops-edge", "operation": "Apply", "fieldsV1": {"f:spec": {}}}]
+    job = eggo_job("eggo-deploy-1", "gd")
+    job["metadata"]["managedFields"] = fields
+    kube_api.store.put(node("gd-edge-01", site="gd"))
+    kube_api.store.put(job)
+    cache = LiveCache(kube, backoff=FAST, with_syncs=False)
+    cache.start()
+    try:
+        assert cache.wait_synced(10)
+        app = application("base", "gd")
+        app["metadata"]["managedFields"] = fields
+        kube_api.store.put(app)
+
+        def cached() -> list[dict[str, Any]]:
+            return [o for objs in cache.state().objects.values() for o in objs]
+
+        wait_for(lambda: any(o["kind"] == "Application" for o in cached()))
+        assert {o["kind"] for o in cached()} == {"Job", "Application"}
+        assert all("managedFields" not in o["metadata"] for o in cached())
+        served = kube_api.store.get("batch/v1", "Job", "eggo-deploy-1", "edge-gd")
+        assert served is not None and served["metadata"]["managedFields"] == fields
+        # kept packed (compressed JSON by site), unpacked afresh on each access
+        objects = cache.state().objects
+        assert isinstance(objects, PackedSites) and list(objects) == ["gd"]
+        assert all(isinstance(b, bytes) for blobs in objects.packed.values() for b in blobs)
+        first, again = objects["gd"], objects["gd"]
+        assert first == again and first[0] is not again[0]
+        copy = objects.lazy_copy()
+        copy["gd"] = []
+        assert copy["gd"] == [] and objects["gd"] == first and objects.get("nowhere") is None
+    finally:
+        cache.stop()
