@@ -26,10 +26,19 @@ stage every chunk in this process against one live snapshot (``live``, e.g. the
 daemon's informers, or one :meth:`~gitops_edge.emit.protocol.StagingSink.snapshot`).
 
 Sinks that cannot stage, and runs of named sites, take the plain way; which way is
-decided by the sink's declared capabilities, never by its type. Either way the fleet
-is checked as a whole (two sites sharing a cluster id, a host or an edge node are both
-invalid) and a site is removed only in a run in which every site loaded cleanly: the
-staged way collects each chunk's light identities for that.
+decided by the sink's declared capabilities, never by its type.
+A run of named sites (``apply --site``, or an incremental ``apply``) loads only those
+sites: the others are checked for clashes by what they claim, taken from ``known``
+(the sink's record of an earlier run, for the sites unchanged since) or, for the rest,
+read by a light scan of their files (:func:`~gitops_edge.specs.repo.scan_identities`).
+With ``expand`` (an incremental run), a site that clashes with a named one is planned
+too, as the invalid site a full run would report. A named run that removes a site
+loads every site unless all the others are known clean from the record, because a
+removal goes out only in a run in which every site loaded cleanly; so does one into
+a sink that reports outcomes (waves wait for the waves before them: every site).
+Either way the fleet is checked as a whole (two sites sharing a cluster id, a host or
+an edge node are both invalid) and a site is removed only in a run in which every
+site loaded cleanly: the staged way collects each chunk's light identities for that.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -56,9 +65,9 @@ from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
 from gitops_edge.plan.planner import guard_deletions, make_plan
 from gitops_edge.plan.waves import gate_waves
-from gitops_edge.specs.fleet import Identity, clashes, identity_of
-from gitops_edge.specs.repo import RepoIndex, index_repo, load_sites
-from gitops_edge.specs.sites import SiteDir
+from gitops_edge.specs.fleet import Identity, clashes, identity_of, with_clashes
+from gitops_edge.specs.repo import RepoIndex, index_repo, load_sites, scan_identities
+from gitops_edge.specs.sites import Site, SiteDir
 from gitops_edge.specs.yamlsafe import DEFAULT_LIMITS, Limits
 
 CHUNK = 500
@@ -78,6 +87,8 @@ class Summary:
     jobs: int = 1
     staged: bool = False
     """True when the run was staged chunk by chunk (a sink that can stage)."""
+    identities: tuple[Identity, ...] = ()
+    """What the sites this run loaded claim in the fleet (for the sink's record)."""
 
 
 def reconcile(
@@ -86,6 +97,8 @@ def reconcile(
     *,
     revision: str,
     sites: Iterable[str] | None = None,
+    known: Mapping[str, Identity] | None = None,
+    expand: bool = False,
     chunk: int = CHUNK,
     jobs: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
@@ -96,6 +109,9 @@ def reconcile(
 ) -> tuple[Summary, EmitResult]:
     """Plan ``repo_root`` (or only ``sites``) against ``sink`` and emit; see the module doc.
 
+    ``known``: what the sites not named claim in the fleet, from a record that says
+    they are in sync and loaded cleanly; ``expand``: plan the sites that clash with a
+    named one too (see the module doc).
     ``jobs`` None means one worker per CPU for a large run; 1 means in this process.
     ``progress(total)``, when given, returns a callback told how many more sites are done.
     ``hold_cleanup``: federation's veto on eggo cleanups (see :func:`make_plan`).
@@ -106,28 +122,90 @@ def reconcile(
     index = index_repo(repo_root, limits=limits)
     wanted = None if sites is None else set(sites)
     dirs = list(index.dirs)
-    tick = None if progress is None else progress(len(dirs))
     stager = staging(sink)
-    if stager is None or wanted is not None:
-        # the whole repo is loaded even for named sites: the fleet is checked as a whole
+    if wanted is not None:
+        summary, result = _named(
+            index, sink, wanted, known, expand, revision, limits, progress,
+            live=live, before_commit=before_commit, hold_cleanup=hold_cleanup,
+        )  # fmt: skip
+    elif stager is None:
+        tick = None if progress is None else progress(len(dirs))
         repo = load_sites(index, limits=limits, progress=tick and (lambda: tick(1)))
         plan = make_plan(
             repo,
             sink.read_live() if live is None else live,
             revision=revision,
-            sites=wanted,
             hold_cleanup=hold_cleanup,
         )
         if before_commit is not None and not plan.refused:
             before_commit()
-        summary, result = Summary(plan, len(plan.sites)), sink.emit(plan)
+        summary = Summary(plan, len(plan.sites), identities=_identities(repo.sites))
+        result = sink.emit(plan)
     else:
+        tick = None if progress is None else progress(len(dirs))
         summary, result = _staged(
             index, dirs, stager, revision, chunk, jobs, limits, tick, live, before_commit,
             hold_cleanup,
         )  # fmt: skip
     add_notes(result, capability_notes(summary.plan, sink.capabilities, sink.describe()))
     return summary, result
+
+
+def _named(
+    index: RepoIndex,
+    sink: Sink,
+    wanted: set[str],
+    known: Mapping[str, Identity] | None,
+    expand: bool,
+    revision: str,
+    limits: Limits,
+    progress: Callable[[int], Callable[[int], None]] | None,
+    *,
+    live: LiveState | None,
+    before_commit: Callable[[], None] | None,
+    hold_cleanup: CleanupHold | None,
+) -> tuple[Summary, EmitResult]:
+    """Plan and emit only ``wanted``, loading only them (and, with ``expand``, their clashes)."""
+    live = sink.read_live() if live is None else live
+    ids = index.ids
+    known = known or {}
+    removes = any(sid not in ids for sid in wanted if sid in live.objects)
+    unknown = ids - wanted - set(known)  # neither named nor known clean: scanned, not validated
+    # A removal needs every site to have loaded cleanly, and waves gated on live
+    # outcomes need every site's wave and progress: both load the whole repo.
+    if (removes and unknown) or sink.capabilities.reports_outcomes:
+        chosen = list(index.dirs)
+    else:
+        chosen = [d for d in index.dirs if d.id in wanted]
+    tick = None if progress is None else progress(len(chosen))
+    repo = load_sites(index, chosen, limits=limits, progress=tick and (lambda: tick(1)))
+    loaded = {s.id for s in repo.sites}
+    others = [i for sid, i in known.items() if sid not in loaded and sid in ids]
+    rest = unknown - loaded
+    if rest:
+        others += scan_identities(index, ids - rest, limits=limits)
+    own = _identities(repo.sites)
+    found = clashes([*own, *others])
+    extra = {sid for sid in found if sid not in loaded} if expand else set()
+    if extra:  # planned as the invalid sites a full run would show
+        more = load_sites(index, [d for d in index.dirs if d.id in extra], limits=limits)
+        repo = replace(repo, sites=(*repo.sites, *more.sites))
+        own += _identities(more.sites)
+        others = [i for i in others if i.site not in extra]
+        wanted |= extra
+    repo = replace(repo, sites=tuple(with_clashes(repo.sites, found)))
+    fleet = [i for i in (*own, *others) if i.site not in found]
+    plan = make_plan(
+        repo, live, revision=revision, sites=wanted, fleet=fleet, hold_cleanup=hold_cleanup
+    )
+    if before_commit is not None and not plan.refused:
+        before_commit()
+    kept = tuple(i for i in own if i.site not in found)
+    return Summary(plan, len(plan.sites), identities=kept), sink.emit(plan)
+
+
+def _identities(sites: Iterable[Site]) -> tuple[Identity, ...]:
+    return tuple(i for i in map(identity_of, sites) if i is not None)
 
 
 @dataclass(frozen=True)
@@ -229,7 +307,7 @@ def _staged(
     )
     plan = Plan(revision, tuple(gated), current_wave=current, problems=rest.problems)
     plan = guard_deletions(plan, no_sites.settings.spec.prune.maxDeletions)
-    summary = Summary(plan, len(plan.sites), len(tasks), workers, True)
+    summary = Summary(plan, len(plan.sites), len(tasks), workers, True, tuple(identities))
     if plan.refused:
         sink.discard(staged)
         refused = EmitResult(sink.describe())

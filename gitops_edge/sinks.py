@@ -13,15 +13,17 @@ import os
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitops_edge.emit.dirsink import DirSink
 from gitops_edge.emit.gitsink import GitSink
-from gitops_edge.emit.kubesink import KubeSink
 from gitops_edge.emit.protocol import Capabilities, Staged
 from gitops_edge.emit.result import EmitResult
-from gitops_edge.live.client import KubeClient
-from gitops_edge.live.snapshot import LiveState, read_live
+from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import Plan
+
+if TYPE_CHECKING:
+    from gitops_edge.live.client import KubeClient
 
 DEFAULT_DIR = Path("rendered")
 
@@ -37,6 +39,9 @@ class KubeLive:
     snapshot: the live state is one round of lists, not something each worker re-reads."""
 
     def __init__(self, kube: KubeClient, *, force_conflicts: bool = False) -> None:
+        # imported here: a run without a cluster must not load the kubernetes client
+        from gitops_edge.emit.kubesink import KubeSink
+
         self.kube = kube
         self.sink = KubeSink(kube, force_conflicts=force_conflicts)
 
@@ -47,6 +52,8 @@ class KubeLive:
         return self.sink.emit(plan)
 
     def read_live(self, *, now: datetime | None = None) -> LiveState:
+        from gitops_edge.live.snapshot import read_live
+
         return read_live(self.kube, now=now)
 
     def recover(self) -> list[str]:

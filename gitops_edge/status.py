@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast, get_args
 
+from gitops_edge.labels import SOURCE_REVISION, SPEC_HASH
 from gitops_edge.live.delivery import delivery_of
 from gitops_edge.live.inventory import EdgeNode, format_time, nodes_for_site
 from gitops_edge.live.progress import app_status
@@ -38,12 +39,6 @@ from gitops_edge.plan.eggo_lifecycle import failure_of, latest_run
 from gitops_edge.plan.model import Plan, gate_counts, summary_key
 from gitops_edge.specs.repo import RepoSpec
 from gitops_edge.specs.sites import Site
-
-COMPONENT = "gitops-edge.io/component"
-EGGO_OPERATION = "gitops-edge.io/eggo-operation"
-SOURCE_REVISION = "gitops-edge.io/source-revision"
-SPEC_HASH = "gitops-edge.io/spec-hash"
-EGGO_RUN = "eggo-run"
 
 State = Literal[
     "invalid", "removed", "failed", "blocked", "deferred", "waiting", "progressing", "pending", "ok"

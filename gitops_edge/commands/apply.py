@@ -6,12 +6,18 @@ Exit 0 when everything planned was emitted, 1 on any error, invalid site or refu
 2 on a usage error (a --site that names no site, a REPO without provinces/).
 With a directory sink the run is staged chunk by chunk (--jobs worker processes for
 a large repo) and swapped in only once the whole plan passed its guards.
+A sink that keeps a record of the commit it was brought to (dir:) makes the next
+apply incremental: only the sites whose files changed since that commit (and those
+the last run left out of sync, and removed ones) are planned, when that commit is an
+ancestor of HEAD and the tree is clean; anything else is a full run, and the report
+says which and why. --full forces a full run.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +30,16 @@ from gitops_edge.commands.common import (
 )
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.emit.gitsink import GitSinkError
-from gitops_edge.federation.loop import one_shot_holds
-from gitops_edge.live.client import KubeError
+from gitops_edge.emit.protocol import RecordingSink, Sink, add_notes, recording
+from gitops_edge.incremental import Scope, full_run, plan_scope
+from gitops_edge.live.errors import KubeError
 from gitops_edge.progress import Progress, add_quiet_arg
 from gitops_edge.reconcile import reconcile
+from gitops_edge.record import Record, RunKind, after_run, dumps, loads
 from gitops_edge.sinks import DEFAULT_DIR, KubeLive, SinkSpecError, is_kube, open_file_sink
 from gitops_edge.source.revision import describe_revision
-from gitops_edge.specs.repo import index_repo
+from gitops_edge.specs.fleet import Identity
+from gitops_edge.specs.repo import RepoIndex, index_repo
 
 
 def add_parser(sub: Any) -> None:
@@ -55,6 +64,11 @@ def add_parser(sub: Any) -> None:
         help="reconcile only this site (repeatable)",
     )
     p.add_argument(
+        "--full",
+        action="store_true",
+        help="plan every site, even when the sink's record allows an incremental run",
+    )
+    p.add_argument(
         "--jobs",
         type=_jobs,
         default=None,
@@ -72,34 +86,86 @@ def run(args: argparse.Namespace) -> int:
     if root is None:
         return 2
     try:
-        sink = (
+        sink: Sink = (
             KubeLive(kube_from_args(args), force_conflicts=args.force_conflicts)
             if is_kube(args.emit)
             else open_file_sink(args.emit)
         )
+        index = index_repo(root)
         if args.site:
-            ids = index_repo(root).ids
-            extra = [s for s in args.site if s not in ids]
+            extra = [s for s in args.site if s not in index.ids]
             # a removed site is still a site while its objects are live
             if extra and unknown_sites(extra, sink.read_live().objects):
                 return 2
+        keeper = recording(sink)
+        previous = loads(keeper.read_record()) if keeper is not None else None
+        revision = describe_revision(root, ignore=_written_here(args.emit))
+        run_kind, scope = _scope(args, root, revision, index, sink, keeper, previous)
         # federation: no eggo cleanup of a site still registered with Karmada
-        holds = one_shot_holds(sink.kube, root) if isinstance(sink, KubeLive) else None
+        holds = None
+        if isinstance(sink, KubeLive):
+            from gitops_edge.federation.loop import one_shot_holds  # talks to Karmada
+
+            holds = one_shot_holds(sink.kube, root)
         with Progress("apply", quiet=args.quiet) as progress:
             summary, result = reconcile(
                 root,
                 sink,
-                revision=describe_revision(root, ignore=_written_here(args.emit)),
-                sites=args.site,
+                revision=revision,
+                sites=args.site if args.site else scope.sites,
+                known=None if scope.full else scope.known,
+                expand=run_kind == "incremental",
                 jobs=args.jobs,
                 progress=progress.step("reconciling"),
                 hold_cleanup=holds,
             )
+        if keeper is not None:
+            record = after_run(
+                summary.plan,
+                result,
+                scope=run_kind,
+                settings=index.settings_digest,
+                identities=summary.identities,
+                previous=previous,
+            )
+            data = None if record is None else dumps(record)
+            if keeper.read_record() != data:  # a run that changed nothing leaves it as it was
+                keeper.write_record(data)
     except (KubeError, GitSinkError, SinkSpecError) as exc:
         print(f"gitops-edge: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        print(f"gitops-edge: cannot write the record of this run: {exc}", file=sys.stderr)
+        return 1
+    if scope.line:
+        add_notes(result, [scope.line])
     plan = summary.plan
     return 0 if print_reconcile(plan, result, output=args.output) else 1
+
+
+def _scope(
+    args: argparse.Namespace,
+    root: Path,
+    revision: str,
+    index: RepoIndex,
+    sink: Sink,
+    keeper: RecordingSink | None,
+    previous: Record | None,
+) -> tuple[RunKind, Scope]:
+    """What this run plans: the named sites, every site, or the sites changed since the record."""
+    if args.site:
+        # the record's identities of the sites unchanged since it spare scanning them
+        known: Mapping[str, Identity] = {}
+        if keeper is not None and not args.full:
+            since = plan_scope(root, revision, previous, index)
+            known = {} if since.full else since.known
+        return "named", Scope(frozenset(args.site), "", known)
+    if args.full:
+        return "full", full_run("--full")
+    if keeper is None:
+        return "full", full_run(f"{sink.describe()} keeps no record of the commit it was brought to")
+    scope = plan_scope(root, revision, previous, index)
+    return ("full" if scope.full else "incremental"), scope
 
 
 def _written_here(emit: str) -> list[Path]:

@@ -29,11 +29,8 @@ from typing import Any
 
 from gitops_edge.commands.common import add_output_arg, add_repo_arg, print_data, repo_root_or_exit
 from gitops_edge.commands.kubeargs import CLI_RETRY, add_kube_args, kube_from_args
-from gitops_edge.federation.karmada import client_from_kubeconfig, kubeconfig_from_secret
-from gitops_edge.federation.overview import federation_pass
-from gitops_edge.live.client import KubeError
+from gitops_edge.live.errors import KubeError
 from gitops_edge.live.inventory import now_utc
-from gitops_edge.live.snapshot import read_live
 from gitops_edge.source.revision import describe_revision
 from gitops_edge.specs.repo import load_repo
 
@@ -55,6 +52,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the Karmada and cluster clients are loaded here, not when the CLI starts
+    from gitops_edge.federation.karmada import client_from_kubeconfig, kubeconfig_from_secret
+    from gitops_edge.federation.overview import federation_pass
+    from gitops_edge.live.snapshot import read_live
+
     root = repo_root_or_exit(args.repo)
     if root is None:
         return 2

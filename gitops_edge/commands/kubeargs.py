@@ -1,13 +1,20 @@
-"""The connection flags shared by ``plan``, ``apply``, ``status`` and ``run``."""
+"""The connection flags shared by ``plan``, ``apply``, ``status`` and ``run``.
+
+The client itself is imported only by :func:`kube_from_args`: ``plan`` and ``apply``
+against a directory must start without the ``kubernetes`` package (about a second).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gitops_edge.live.client import KubeClient, RetryPolicy
-from gitops_edge.live.connect import connect
+from gitops_edge.live.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from gitops_edge.live.client import KubeClient
 
 CLI_RETRY = RetryPolicy(attempts=4, base=0.25, cap=5.0)
 """An operator at a terminal wants an answer in a second or two, not the daemon's patience."""
@@ -34,6 +41,8 @@ def wants_cluster(args: argparse.Namespace) -> bool:
 
 def kube_from_args(args: argparse.Namespace, *, retry: RetryPolicy | None = None) -> KubeClient:
     """The client the connection flags name (``retry``: the client's default when None)."""
+    from gitops_edge.live.connect import connect
+
     return connect(
         kubeconfig=args.kubeconfig,
         context=args.context,

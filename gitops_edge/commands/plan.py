@@ -17,7 +17,7 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops_edge.commands.common import (
     add_output_arg,
@@ -28,11 +28,9 @@ from gitops_edge.commands.common import (
 )
 from gitops_edge.commands.kubeargs import CLI_RETRY, add_kube_args, kube_from_args, wants_cluster
 from gitops_edge.emit.dirsink import DirSink
-from gitops_edge.federation.loop import CleanupHolds, one_shot_holds
-from gitops_edge.federation.sections import Section, plan_section
-from gitops_edge.live.client import KubeError
+from gitops_edge.live.errors import KubeError
 from gitops_edge.live.inventory import now_utc
-from gitops_edge.live.snapshot import LiveState, read_live
+from gitops_edge.live.state import LiveState
 from gitops_edge.plan.eggo_story import repo_eggo
 from gitops_edge.plan.model import Plan
 from gitops_edge.plan.planner import make_plan
@@ -42,6 +40,10 @@ from gitops_edge.render.site import render_repo
 from gitops_edge.sinks import DEFAULT_DIR
 from gitops_edge.source.revision import describe_revision
 from gitops_edge.specs.repo import RepoSpec, load_repo
+
+if TYPE_CHECKING:  # federation talks to clusters: loaded by the functions that connect
+    from gitops_edge.federation.loop import CleanupHolds
+    from gitops_edge.federation.sections import Section
 
 
 def add_parser(sub: Any) -> None:
@@ -91,6 +93,8 @@ def add_parser(sub: Any) -> None:
 
 def live_for(args: argparse.Namespace) -> LiveState:
     if wants_cluster(args):
+        from gitops_edge.live.snapshot import read_live  # only a cluster needs the client
+
         return read_live(kube_from_args(args))
     return DirSink(args.out).read_live()
 
@@ -150,6 +154,8 @@ def cleanup_holds(args: argparse.Namespace, root: Path) -> CleanupHolds | None:
     """Federation's veto on eggo cleanups, as the daemon and apply use it (cluster only)."""
     if not wants_cluster(args):
         return None
+    from gitops_edge.federation.loop import CleanupHolds, one_shot_holds
+
     try:
         return one_shot_holds(kube_from_args(args, retry=CLI_RETRY), root)
     except KubeError as exc:
@@ -167,6 +173,8 @@ def federation_for(
     """Federation's part of the plan (read-only), when enabled and a cluster is used."""
     if not wants_cluster(args) or not repo.settings.spec.federation.karmada.enabled:
         return None
+    from gitops_edge.federation.sections import Section, plan_section
+
     try:
         central = kube_from_args(args, retry=CLI_RETRY)
     except KubeError as exc:

@@ -18,7 +18,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -27,13 +27,15 @@ from gitops_edge.commands.common import print_reconcile
 from gitops_edge.commands.kubeargs import add_kube_args, kube_from_args
 from gitops_edge.daemon.config import RunOptions
 from gitops_edge.daemon.fleetpage import AuthFileError, read_basic_auth
-from gitops_edge.daemon.runner import Runner
 from gitops_edge.daemon.source import SourceError
 from gitops_edge.emit.gitsink import GitSinkError
-from gitops_edge.live.client import KubeError
+from gitops_edge.live.errors import KubeError
 from gitops_edge.observe.logging import configure_logging
 from gitops_edge.sinks import DEFAULT_DIR, SinkSpecError, cache_dir, is_kube
 from gitops_edge.source.gitsafe import split_userinfo
+
+if TYPE_CHECKING:  # the daemon (and the kubernetes client it loads) is imported by run()
+    from gitops_edge.daemon.runner import Runner
 
 log = structlog.get_logger()
 
@@ -325,6 +327,8 @@ def _ui_auth(args: argparse.Namespace) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gitops_edge.daemon.runner import Runner
+
     if args.repo and args.repo_flag and args.repo != args.repo_flag:
         print("gitops-edge run: REPO and --repo name different repos; pass one", file=sys.stderr)
         return 2

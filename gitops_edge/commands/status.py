@@ -56,7 +56,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops_edge.commands.common import (
     add_output_arg,
@@ -65,11 +65,8 @@ from gitops_edge.commands.common import (
     repo_root_or_exit,
 )
 from gitops_edge.commands.kubeargs import CLI_RETRY, add_kube_args, kube_from_args
-from gitops_edge.federation.loop import one_shot_holds
-from gitops_edge.federation.sections import status_section
-from gitops_edge.live.client import KubeClient, KubeError
+from gitops_edge.live.errors import KubeError
 from gitops_edge.live.inventory import now_utc
-from gitops_edge.live.snapshot import read_live
 from gitops_edge.plan.planner import make_plan
 from gitops_edge.source.revision import UNVERSIONED, describe_revision
 from gitops_edge.specs.repo import load_repo
@@ -83,6 +80,9 @@ from gitops_edge.statusview import (
     site_labels,
     status_document,
 )
+
+if TYPE_CHECKING:  # the client is loaded when the command connects, not at start
+    from gitops_edge.live.client import KubeClient
 
 COLUMNS = (
     "SITE",
@@ -200,6 +200,10 @@ def _once(
     args: argparse.Namespace, root: Path, flt: Filter, kube: KubeClient, *, clear: bool = False
 ) -> int:
     """Read the repo and the API once and print the report; 1 when the API cannot be read."""
+    from gitops_edge.federation.loop import one_shot_holds
+    from gitops_edge.federation.sections import status_section
+    from gitops_edge.live.snapshot import read_live
+
     repo = load_repo(root)
     revision = describe_revision(root)
     try:

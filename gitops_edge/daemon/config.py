@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import git
 
-from gitops_edge.daemon.controller import LiveSink
 from gitops_edge.daemon.localtree import LocalSource
 from gitops_edge.daemon.queue import Backoff
 from gitops_edge.daemon.source import ForcePushPolicy, GitSource, Source, SourceError
-from gitops_edge.live.client import KubeClient
 from gitops_edge.sinks import (
     DEFAULT_DIR,
     KubeLive,
@@ -26,6 +25,10 @@ from gitops_edge.sinks import (
     is_kube,
     open_file_sink,
 )
+
+if TYPE_CHECKING:  # RunOptions is built by the command line, which must start light
+    from gitops_edge.daemon.controller import LiveSink
+    from gitops_edge.live.client import KubeClient
 
 
 @dataclass(frozen=True)
@@ -107,10 +110,11 @@ def open_source(opts: RunOptions) -> Source:
     )
 
 
-def open_sink(opts: RunOptions, kube: KubeClient | None) -> tuple[LiveSink, bool]:
-    """The sink, and whether it must be used by one worker at a time (file sinks)."""
+def open_sink(opts: RunOptions, kube: KubeClient | None) -> LiveSink:
+    """The sink ``--emit`` names; what it can do (one worker at a time, live feedback)
+    is in its declared capabilities."""
     if is_kube(opts.emit):
         if kube is None:
             raise SinkSpecError("--emit kube needs a cluster connection")
-        return KubeLive(kube, force_conflicts=opts.force_conflicts), False
-    return open_file_sink(opts.emit, cache=opts.cache_dir), True
+        return KubeLive(kube, force_conflicts=opts.force_conflicts)
+    return open_file_sink(opts.emit, cache=opts.cache_dir)

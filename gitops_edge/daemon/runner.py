@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from typing import TYPE_CHECKING, cast
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -41,10 +42,10 @@ from gitops_edge.emit.kubesink import OwnWrites
 from gitops_edge.live.client import KubeClient
 from gitops_edge.live.snapshot import LiveCache
 from gitops_edge.observe.metrics import Metrics
-from gitops_edge.sinks import (
-    KubeLive,
-    SinkSpecError,
-)
+from gitops_edge.sinks import SinkSpecError
+
+if TYPE_CHECKING:
+    from gitops_edge.sinks import KubeLive
 
 log = structlog.get_logger()
 
@@ -65,21 +66,21 @@ class Runner:
         self.metrics = metrics or Metrics(CollectorRegistry(), per_site=opts.metrics_per_site)
         self.trigger_metrics = TriggerMetrics(self.metrics.registry)
         self.source = open_source(opts)
-        self.sink, exclusive = open_sink(opts, kube)
+        self.sink = open_sink(opts, kube)
         self.queue = WorkQueue(backoff=opts.retry)
         own_writes: OwnWrites | None = None
-        if isinstance(self.sink, KubeLive):
+        cluster = self._cluster()
+        if cluster is not None:
             # every object write is fenced: the Lease deadline, then the newer commit
             own_writes = OwnWrites()
-            self.sink.sink.may_write = self._may_write
-            self.sink.sink.newer = getattr(self.source, "supersedes", None)
-            self.sink.sink.own_writes = own_writes
+            cluster.sink.may_write = self._may_write
+            cluster.sink.newer = getattr(self.source, "supersedes", None)
+            cluster.sink.own_writes = own_writes
         self.controller = Controller(
             source=self.source,
             sink=self.sink,
             queue=self.queue,
             metrics=self.metrics,
-            exclusive_sink=exclusive,
             may_write=self._may_write,
             edge_settle=opts.edge_settle,
             own_writes=own_writes,
@@ -99,6 +100,14 @@ class Runner:
         self._schedule: Schedule | None = None
         self._watcher: TreeWatcher | None = None
         self._live: LiveCache | None = None
+
+    def _cluster(self) -> KubeLive | None:
+        """The sink when it is the cluster, told by what it declares, not by its type.
+
+        A sink that reports outcomes (nodes, run status) is the central API: its writes
+        are fenced by the Lease and its live state is watched by informers.
+        """
+        return cast("KubeLive", self.sink) if self.sink.capabilities.reports_outcomes else None
 
     # -- one shot ------------------------------------------------------------------
 
@@ -243,9 +252,10 @@ class Runner:
         if self.queue.closed:
             self.queue = WorkQueue(backoff=opts.retry)
             self.controller.queue = self.queue
-        if isinstance(self.sink, KubeLive):
+        cluster = self._cluster()
+        if cluster is not None:
             self._live = LiveCache(
-                self.sink.kube,
+                cluster.kube,
                 on_node_event=self.controller.on_node_event,
                 on_progress=self.controller.on_progress,
             )

@@ -13,6 +13,15 @@ swapped in once the whole run is known to be acceptable (the mass-deletion guard
 Staged directories are ordinary ``.tmp-`` directories, so a crash between the passes
 leaves every site as it was and the next :meth:`recover` clears them away.
 
+The sink keeps the record of its last ``apply`` (:meth:`DirSink.write_record`) in
+``PATH/.gitops-edge-record``, and stamps the directory's mtime with a value written in
+that file. Every site swap renames an entry of ``PATH``, which sets its mtime to the
+time of the change, so a ``render --out PATH``, a second tool or a hand-removed site
+after the record was written makes the stamp disagree, and the record is not trusted
+(:meth:`DirSink.read_record` answers None: the next ``apply`` is a full run). An edit
+inside a site's own directory does not touch ``PATH``'s mtime: ``apply --full`` is the
+way to repair a render edited by hand.
+
 Live state is read lazily: :meth:`read_live` lists the site directories, and a site's
 files are parsed only when the planner asks for that site, so a one-site plan reads
 one site and a full run never holds every site's live objects at once.
@@ -22,6 +31,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +47,7 @@ from gitops_edge.specs.k8s import is_dns1123_label
 
 TMP = ".tmp-"
 OLD = ".old-"
+RECORD = ".gitops-edge-record"
 INDEX_TMP = ".kustomization-new"
 """Where the tree's kustomization is written before it is renamed into place."""
 
@@ -45,10 +56,11 @@ class DirSink:
     """Rendered manifests under ``root/<site id>/``; a :class:`StagingSink`."""
 
     capabilities = Capabilities(
-        reports_outcomes=False, stages=True, keeps_history=False, exclusive=True
+        reports_outcomes=False, stages=True, keeps_history=False, exclusive=True, records=True
     )
     """Files report nothing back (every wave goes at once), a run can be staged, a site
-    keeps only its newest eggo run, and the directory is one work tree."""
+    keeps only its newest eggo run, the directory is one work tree, and it keeps the
+    record of the last run."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -164,6 +176,30 @@ class DirSink:
         """Drop staged sites without touching the live ones (a refused run)."""
         for item in staged:
             shutil.rmtree(self.root / f"{TMP}{item.site}", ignore_errors=True)
+
+    def read_record(self) -> bytes | None:
+        """The last record written, or None: none, unreadable, or the directory changed since."""
+        try:
+            head, _, data = (self.root / RECORD).read_bytes().partition(b"\n")
+            stamp = int(head.decode("ascii"))
+            changed = self.root.stat().st_mtime_ns != stamp
+        except (OSError, ValueError):
+            return None
+        return None if changed else data
+
+    def write_record(self, data: bytes | None) -> None:
+        """Keep ``data`` (None: drop the record), then stamp the directory's mtime."""
+        path = self.root / RECORD
+        if data is None:
+            path.unlink(missing_ok=True)
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = time.time_ns()
+        tmp = self.root / f"{RECORD}.new"  # not .tmp-: recover() clears those as sites
+        tmp.unlink(missing_ok=True)
+        write_atomic(tmp, str(stamp).encode("ascii") + b"\n" + data)
+        tmp.replace(path)
+        os.utime(self.root, ns=(stamp, stamp))
 
     def write_site(self, site_id: str, objects: list[dict[str, Any]]) -> tuple[list[str], bool]:
         """One site's objects, staged and swapped in at once: what ``render`` writes.

@@ -53,13 +53,13 @@ from typing import Any
 
 from gitops_edge.emit.protocol import Staged
 from gitops_edge.emit.result import EmitResult, SiteResult
+from gitops_edge.labels import SOURCE_REVISION
 from gitops_edge.live.client import KubeClient, KubeError, Refused
 from gitops_edge.live.resources import resource_for
 from gitops_edge.live.state import SITE_LABEL, LazySites
 from gitops_edge.plan.model import ObjectChange, Plan, describe_key, obj_key
 from gitops_edge.render.output import apply_rank
 
-SOURCE_REVISION = "gitops-edge.io/source-revision"
 Key = tuple[str, str, str, str]
 
 

@@ -22,6 +22,9 @@ The reconcile pipeline, the daemon and the commands never ask *which* sink they 
   (``LiveState.has_nodes``), which each sink sets from the same capabilities.
 * ``exclusive``: the sink is one work tree (a directory, a clone), so its reads and
   writes must not overlap: the daemon uses it from one worker at a time.
+* ``records``: the sink keeps a record of the commit it was last brought to (and what
+  a one-shot ``apply`` needs to start from there: :mod:`gitops_edge.record`), and can
+  tell when something else changed it since: a :class:`RecordingSink`.
 
 Sinks live in :mod:`gitops_edge.emit` and are independent of each other (an import
 contract in ``pyproject.toml``): they share only this protocol and the one site layout,
@@ -52,6 +55,8 @@ class Capabilities:
     """One work tree: reads and writes must not overlap."""
     parallel: bool = True
     """A staged run may stage its chunks in worker processes (see the module doc)."""
+    records: bool = False
+    """Keeps the record of the last run (:class:`RecordingSink`): ``apply`` can be incremental."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,26 @@ class StagingSink(Sink, Protocol):
     def commit(self, staged: Iterable[Staged], result: EmitResult | None = None) -> EmitResult: ...
 
     def discard(self, staged: Iterable[Staged]) -> None: ...
+
+
+class RecordingSink(Sink, Protocol):
+    """A sink with ``capabilities.records``: it keeps one opaque record for ``apply``.
+
+    ``read_record`` answers None when there is none, or when the sink was changed by
+    anything else since the record was written (then the record no longer describes
+    what the sink holds).
+    """
+
+    def read_record(self) -> bytes | None: ...
+
+    def write_record(self, data: bytes | None) -> None:
+        """Keep ``data`` as the record (None: forget it); written after the run's writes."""
+        ...
+
+
+def recording(sink: Sink) -> RecordingSink | None:
+    """``sink`` as a :class:`RecordingSink` when it declares it keeps a record, else None."""
+    return cast(RecordingSink, sink) if sink.capabilities.records else None
 
 
 def staging(sink: Sink) -> StagingSink | None:

@@ -54,6 +54,7 @@ from gitops_edge.federation.unregistration import (
     unregistration_state,
 )
 from gitops_edge.kinds import JOBS, SECRETS, Resource, resource_for
+from gitops_edge.labels import EXPIRES
 from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
 from gitops_edge.render import meta
 from gitops_edge.render.context import RenderContext, site_namespace
@@ -378,7 +379,7 @@ def reconcile_registration(
             "name": TOKEN_SECRET,
             "namespace": namespace,
             "labels": record_labels(site.id, COMPONENT),
-            "annotations": {"gitops-edge.io/token-expires": (now + ttl).isoformat()},
+            "annotations": {EXPIRES: (now + ttl).isoformat()},
         },
         "type": "Opaque",
         "data": {

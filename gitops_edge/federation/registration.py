@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gitops_edge.federation.labels import cluster_name, federated, site_arch
+from gitops_edge.labels import AFTER_EGGO_RUN, FEDERATION
 from gitops_edge.live.progress import job_failure, job_outcome
 from gitops_edge.plan.eggo_lifecycle import applied_cluster, eggo_runs, failure_of
 from gitops_edge.problems import Problem
@@ -52,7 +53,7 @@ from gitops_edge.render.eggo_job import STATE_HOST_DIR
 from gitops_edge.specs.sites import Site
 
 COMPONENT = "karmada-register"
-FEDERATION_LABEL = "gitops-edge.io/federation"
+FEDERATION_LABEL = FEDERATION
 """The registration Job and Secret (and the unregistration Job) carry this label, the
 site label and ``app.kubernetes.io/managed-by: gitops-edge`` like everything else
 gitops-edge creates, so ``kubectl get -l app.kubernetes.io/managed-by=gitops-edge``
@@ -76,7 +77,7 @@ def record_labels(site_id: str, component: str) -> dict[str, str]:
     }
 
 
-AFTER_RUN = "gitops-edge.io/after-eggo-run"
+AFTER_RUN = AFTER_EGGO_RUN
 """On a registration or unregistration Job: the eggo run (Job name) it followed. Only
 the Jobs after the site's latest eggo run count: after a rebuild (cleanup, deploy) the
 old, finished Jobs are records of the previous cluster, not a half-done registration

@@ -20,11 +20,9 @@ about that request, and its Retry-After says how long.
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -45,6 +43,7 @@ from gitops_edge.live.errors import (
     retry_after,
 )
 from gitops_edge.live.resources import Resource
+from gitops_edge.live.retry import RetryPolicy
 
 __all__ = [
     "FIELD_MANAGER",
@@ -62,20 +61,6 @@ __all__ = [
 FIELD_MANAGER = "gitops-edge"
 NETWORK_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 """What the client raises when the wire fails (refused, reset, timed out, cut mid-body)."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Capped exponential backoff with jitter; a server's Retry-After wins (up to the cap)."""
-
-    attempts: int = 6
-    base: float = 0.2
-    cap: float = 10.0
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.cap)
-        return float(min(self.cap, self.base * (2**attempt)) * (0.5 + random.random() / 2))  # noqa: S311 - jitter
 
 
 class Circuit:

@@ -10,11 +10,12 @@ credentials, address). Everything here is pure so it can be tested without a ser
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from kubernetes.client.exceptions import ApiException
+from typing import TYPE_CHECKING, Any
 
 from gitops_edge.live.resources import Resource
+
+if TYPE_CHECKING:  # the client is imported by whoever talks to a cluster, not by the errors
+    from kubernetes.client.exceptions import ApiException
 
 TRANSIENT = frozenset({429, 500, 502, 503, 504})
 """HTTP statuses worth retrying: throttling and server-side trouble, never 4xx verdicts."""
@@ -109,6 +110,8 @@ def explain(
     exc: ApiException | Exception, *, verb: str, res: Resource, namespace: str | None, host: str
 ) -> KubeError:
     """Turn a client exception into an operator-facing :class:`KubeError`."""
+    from kubernetes.client.exceptions import ApiException  # loaded already: a client call failed
+
     where = f" in namespace {namespace}" if namespace else ""
     what = f"{verb} {res.describe()}{where}"
     if not isinstance(exc, ApiException) or not exc.status:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gitops_edge.labels import EGGO_POD_SELECTOR
+from gitops_edge.labels import MANAGED_SELECTOR as MANAGED_BY
+from gitops_edge.labels import SITE as SITE_LABEL
 from gitops_edge.live.inventory import EdgeNode
 
-MANAGED_BY = "app.kubernetes.io/managed-by=gitops-edge"
-SITE_LABEL = "gitops-edge.io/site"
-EGGO_POD_SELECTOR = "gitops-edge.io/component=eggo-run"
-"""The Pods of eggo runs (their template carries the run's labels)."""
+__all__ = ["EGGO_POD_SELECTOR", "MANAGED_BY", "SITE_LABEL", "LiveState", "group_by_site"]
 
 
 @dataclass(frozen=True)

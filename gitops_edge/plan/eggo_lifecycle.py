@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
+from gitops_edge.labels import PREVIOUS_RUN
 from gitops_edge.live.progress import JobOutcome, job_failure, job_outcome
 from gitops_edge.render.meta import COMPONENT as COMPONENT_LABEL
 from gitops_edge.render.meta import EGGO_CONFIG as EGGO_CONFIG_ANNOTATION
@@ -24,7 +25,6 @@ from gitops_edge.render.meta import EGGO_OPERATION, SOURCE_REVISION, finish
 from gitops_edge.specs.eggo import DeployConfig, HostConfig
 from gitops_edge.specs.yamlsafe import load_document
 
-PREVIOUS_RUN = "gitops-edge.io/previous-run"
 HOST_LISTS = ("masters", "workers", "etcds")
 ROLES = ("masters", "workers")
 """The lists eggo joins and deletes machines in; ``etcds`` change only by a rebuild."""

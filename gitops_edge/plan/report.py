@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
+from gitops_edge.labels import PREVIOUS_RUN
 from gitops_edge.plan.diff import clean_for_display
-from gitops_edge.plan.eggo_lifecycle import PREVIOUS_RUN
 from gitops_edge.plan.eggo_story import Story, story
 from gitops_edge.plan.model import ObjectChange, Plan, SitePlan, gate_counts
 from gitops_edge.render.meta import SOURCE_REVISION, SPEC_HASH

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gitops_edge.labels import EGGO_ROLE_PREFIX
 from gitops_edge.problems import Problem, field_path
 from gitops_edge.render import meta
 from gitops_edge.render.context import (
@@ -40,7 +41,7 @@ from gitops_edge.specs.sites import Site
 
 API_VERSION = "eggo.isula.org/v1"
 PACKAGE_PVC = "eggo-packages"
-ROLE_LABEL = "gitops-edge.io/eggo-role-"
+ROLE_LABEL = EGGO_ROLE_PREFIX
 
 _UNSUPPORTED = (
     "apiserver-endpoint",

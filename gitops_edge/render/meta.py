@@ -13,16 +13,17 @@ import hashlib
 import json
 from typing import Any
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGER = "gitops-edge"
-SITE = "gitops-edge.io/site"
-COMPONENT = "gitops-edge.io/component"
-EGGO_OPERATION = "gitops-edge.io/eggo-operation"
-CLUSTER_ID = "gitops-edge.io/cluster-id"
-SOURCE_REVISION = "gitops-edge.io/source-revision"
-SPEC_HASH = "gitops-edge.io/spec-hash"
-EGGO_CONFIG = "gitops-edge.io/eggo-config"
-DELETION_POLICY = "gitops-edge.io/deletion-policy"
+# the keys live in gitops_edge.labels; re-exported for the renderers
+from gitops_edge.labels import CLUSTER_ID as CLUSTER_ID
+from gitops_edge.labels import COMPONENT as COMPONENT
+from gitops_edge.labels import DELETION_POLICY as DELETION_POLICY
+from gitops_edge.labels import EGGO_CONFIG as EGGO_CONFIG
+from gitops_edge.labels import EGGO_OPERATION as EGGO_OPERATION
+from gitops_edge.labels import MANAGED_BY as MANAGED_BY
+from gitops_edge.labels import MANAGER as MANAGER
+from gitops_edge.labels import SITE as SITE
+from gitops_edge.labels import SOURCE_REVISION as SOURCE_REVISION
+from gitops_edge.labels import SPEC_HASH as SPEC_HASH
 
 COMPONENTS = (
     "namespace",

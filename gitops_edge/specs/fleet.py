@@ -56,6 +56,37 @@ def identity_of(site: Site) -> Identity | None:
     return Identity(site.id, site.file, cluster_id, tuple(hosts), spec.edge.nodeName or "")
 
 
+def identity_of_raw(site_id: str, file: str, spec: object) -> Identity:
+    """What a site's merged but unvalidated ``spec`` claims, read as :func:`identity_of` reads it.
+
+    For a scan that must not validate every site (``apply --site`` of one site in a large
+    fleet): only string values count, as only they validate. It also reads sites that
+    would fail validation, which a full run leaves out of the check, so such a scan may
+    report a clash a full run would not (with a site that is itself invalid): it is
+    stricter, never looser.
+    """
+    body = spec if isinstance(spec, dict) else {}
+    eggo = body.get("eggo")
+    cluster_id = ""
+    hosts: list[tuple[str, str]] = []
+    if isinstance(eggo, dict):
+        cid = eggo.get("cluster-id")
+        cluster_id = cid if isinstance(cid, str) else ""
+        for role in ("masters", "workers", "etcds"):
+            members = eggo.get(role)
+            for i, h in enumerate(members if isinstance(members, list) else []):
+                ip = h.get("ip") if isinstance(h, dict) else None
+                if isinstance(ip, str) and ip:
+                    hosts.append((ip, f"spec.eggo.{role}[{i}].ip"))
+        lb = eggo.get("loadbalance")
+        lb_ip = lb.get("ip") if isinstance(lb, dict) else None
+        if isinstance(lb_ip, str) and lb_ip:
+            hosts.append((lb_ip, "spec.eggo.loadbalance.ip"))
+    edge = body.get("edge")
+    node = edge.get("nodeName") if isinstance(edge, dict) else None
+    return Identity(site_id, file, cluster_id, tuple(hosts), node if isinstance(node, str) else "")
+
+
 def clashes(identities: Iterable[Identity]) -> dict[str, list[Problem]]:
     """Problems per site id for every value two sites share."""
     owners: dict[tuple[str, str], list[tuple[Identity, str]]] = {}
@@ -94,7 +125,12 @@ def clashes(identities: Iterable[Identity]) -> dict[str, list[Problem]]:
 def apply_clashes(sites: Iterable[Site]) -> list[Site]:
     """``sites`` with every site that clashes with another made invalid."""
     sites = list(sites)
-    found = clashes(i for i in map(identity_of, sites) if i is not None)
+    return with_clashes(sites, clashes(i for i in map(identity_of, sites) if i is not None))
+
+
+def with_clashes(sites: Iterable[Site], found: dict[str, list[Problem]]) -> list[Site]:
+    """``sites`` with each one ``found`` names made invalid by its clash problems."""
+    sites = list(sites)
     if not found:
         return sites
     return [

@@ -13,11 +13,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.config import JsonDict
 
+from gitops_edge.labels import SITE
 from gitops_edge.specs import k8s
 from gitops_edge.specs.eggo import DeployConfig, exact
 
 API_VERSION = "gitops-edge.io/v1alpha1"
-SITE_LABEL = "gitops-edge.io/site"
+SITE_LABEL = SITE
 CLUSTER_LABEL_KEYS = ("site", "province", "region", "arch", "wave")
 """Karmada Cluster labels computed from the site (so policies select ``region=south``);
 ``clusterLabels`` may not set them."""

@@ -34,7 +34,7 @@ from types import ModuleType
 import pytest
 import yaml
 
-from gitops_edge.emit.dirsink import OLD, TMP
+from gitops_edge.emit.dirsink import OLD, RECORD, TMP
 from tests.builders import git
 from tests.daemon.harness import ROOT
 from tests.kubeapi import KubeAPIServer
@@ -55,9 +55,14 @@ def _load_fleet() -> ModuleType:
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    """Every file below ``root`` (dot-entries included), by relative path."""
+    """Every file below ``root`` (dot-entries included), by relative path.
+
+    The sink's record is compared without its first line, the time it was stamped with.
+    """
     return {
-        p.relative_to(root).as_posix(): p.read_bytes()
+        p.relative_to(root).as_posix(): (
+            p.read_bytes().partition(b"\n")[2] if p.name == RECORD else p.read_bytes()
+        )
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
