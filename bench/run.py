@@ -156,7 +156,7 @@ def phase_floor(ctx: dict[str, Any]) -> dict[str, Any]:
     parse = time.perf_counter() - started
     parse_cpu = time.process_time() - cpu0
     outputs: list[tuple[str, list[tuple[str, bytes]]]] = []
-    for site in sorted(out.iterdir()):
+    for site in sorted(p for p in out.iterdir() if p.is_dir()):
         outputs.append((site.name, [(f.name, f.read_bytes()) for f in sorted(site.iterdir())]))
     dest = Path(ctx["tmp"]) / "floor-out"
     shutil.rmtree(dest, ignore_errors=True)

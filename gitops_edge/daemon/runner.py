@@ -254,10 +254,13 @@ class Runner:
             self.controller.queue = self.queue
         cluster = self._cluster()
         if cluster is not None:
+            own = self.controller.own_writes
             self._live = LiveCache(
                 cluster.kube,
                 on_node_event=self.controller.on_node_event,
                 on_progress=self.controller.on_progress,
+                # what the informers now show, the record of our own writes drops
+                on_managed=None if own is None else own.seen,
             )
             self._live.start()
             self.controller.live_cache = self._live

@@ -48,6 +48,7 @@ import json
 import threading
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -105,6 +106,8 @@ class OwnWrites:
 
     PRUNE_EVERY = 1000
     """Writes between two sweeps of entries past ``ttl``."""
+    RECENT = 10_000
+    """Watch events remembered for a write not recorded yet (the event can win the race)."""
 
     def __init__(self, *, ttl: float = 120.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
@@ -113,22 +116,49 @@ class OwnWrites:
         self._entries: dict[Key, tuple[float, str, str, bytes | None]] = {}
         """key -> (when, site, resourceVersion, compressed object or None for a delete)."""
         self._writes = 0
+        self._recent: OrderedDict[Key, str] = OrderedDict()
+        """resourceVersions watch events showed for keys with no entry (yet), newest last."""
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
 
     def wrote(self, obj: dict[str, Any]) -> None:
+        key, rv = obj_key(obj), _rv(obj)
         site = str(((obj.get("metadata") or {}).get("labels") or {}).get(SITE_LABEL) or "")
         blob = zlib.compress(json.dumps(obj, separators=(",", ":")).encode(), 1)
-        self._put(obj_key(obj), (self._clock(), site, _rv(obj), blob))
+        self._put(key, (self._clock(), site, rv, blob))
 
     def deleted(self, key: Key, last: dict[str, Any]) -> None:
         site = str(((last.get("metadata") or {}).get("labels") or {}).get(SITE_LABEL) or "")
         self._put(key, (self._clock(), site, _rv(last), None))
 
+    def seen(self, kind: str, obj: dict[str, Any]) -> None:
+        """A watch event of a managed object: the entry it catches up with is dropped now.
+
+        Without this a full resync keeps a second, compressed copy of everything it
+        wrote until the next plan (or ``ttl``), though the informers hold the objects
+        a moment later; with it the record holds only what the cache has not shown yet.
+        """
+        key = obj_key(obj)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:  # the event may come before the write is recorded
+                if kind != "DELETED":
+                    self._recent[key] = _rv(obj)
+                    self._recent.move_to_end(key)
+                    while len(self._recent) > self.RECENT:
+                        self._recent.popitem(last=False)
+                return
+            ours_deleted = entry[3] is None
+            if (kind == "DELETED") if ours_deleted else _caught_up(_rv(obj), entry[2]):
+                del self._entries[key]
+
     def _put(self, key: Key, entry: tuple[float, str, str, bytes | None]) -> None:
         with self._lock:
+            shown = self._recent.pop(key, None)
+            if entry[3] is not None and shown is not None and _caught_up(shown, entry[2]):
+                return  # the informers showed this write before it could be recorded
             self._entries[key] = entry
             self._writes += 1
             if self._writes % self.PRUNE_EVERY == 0:

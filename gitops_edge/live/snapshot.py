@@ -79,6 +79,21 @@ def read_live(
     )
 
 
+def _both(
+    first: Callable[[str, dict[str, Any]], None] | None,
+    second: Callable[[str, dict[str, Any]], None] | None,
+) -> Callable[[str, dict[str, Any]], None] | None:
+    """One event handler calling both (either may be None)."""
+    if first is None or second is None:
+        return first or second
+
+    def handler(kind: str, obj: dict[str, Any]) -> None:
+        second(kind, obj)
+        first(kind, obj)
+
+    return handler
+
+
 class PackedSites(LazySites):
     """Site id -> its live objects, unpacked from the informers' compressed copies when
     asked for (a fresh copy on every access: a caller may change it)."""
@@ -109,6 +124,7 @@ class LiveCache:
         managed: Iterable[r.Resource] = r.MANAGED,
         on_node_event: Callable[[str, dict[str, Any]], None] | None = None,
         on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+        on_managed: Callable[[str, dict[str, Any]], None] | None = None,
         with_syncs: bool = True,
         backoff: RetryPolicy | None = None,
         watch_timeout: int = 300,
@@ -136,7 +152,9 @@ class LiveCache:
                 kube,
                 res,
                 label_selector=MANAGED_BY,
-                on_event=on_progress if res in (r.JOBS, r.APPLICATIONS) else None,
+                on_event=_both(
+                    on_progress if res in (r.JOBS, r.APPLICATIONS) else None, on_managed
+                ),
                 packed=True,
                 **opts,
             )

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,30 @@ def test_own_writes_past_their_ttl_are_swept_as_writes_go_on() -> None:
     assert len(own) == 1
     laid = own.overlay({"gd": []})
     assert laid == {"gd": [obj(10_000)]}  # the object itself, decoded
+
+
+def test_own_writes_go_as_soon_as_the_informers_show_them(
+    tmp_path: Path, kube: KubeClient, kube_api: KubeAPIServer
+) -> None:
+    """The live cache's watch events drop the entries they catch up with: a full resync
+    does not keep a second copy of everything it wrote until the next plan."""
+    from gitops_edge.live.snapshot import LiveCache
+
+    write_site(tmp_path, "gd", province("gd"))
+    add_edge_node(kube_api, "gd-edge-01", "gd")
+    own = OwnWrites(ttl=3600.0)
+    cache = LiveCache(kube, on_managed=own.seen, with_syncs=False)
+    cache.start()
+    try:
+        assert cache.wait_synced(10)
+        stale = cache.state()
+        sink = KubeSink(kube, own_writes=own)
+        assert sink.emit(make_plan(load_repo(tmp_path), stale, revision="c0ffee")).written > 0
+        for _ in range(200):
+            if len(own) == 0:
+                break
+            time.sleep(0.05)
+        assert len(own) == 0, "every write was seen by a watch event"
+        assert own.overlay(cache.state().objects) == cache.state().objects
+    finally:
+        cache.stop()
