@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -378,4 +379,8 @@ def _light(
 
 
 def _bare(change: ObjectChange) -> ObjectChange:
-    return ObjectChange(change.action, change.key, None, None, change.reason)
+    """The change without its bodies, its strings shared: a run keeps one per live object
+    (90 000 at 10 000 sites), and apiVersion, kind, namespace and reason repeat."""
+    api, kind, ns, name = change.key
+    key = (sys.intern(api), sys.intern(kind), sys.intern(ns), name)
+    return ObjectChange(change.action, key, None, None, sys.intern(change.reason))

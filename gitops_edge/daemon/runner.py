@@ -113,6 +113,12 @@ class Runner:
 
     def once(self) -> set[str]:
         """One full reconcile into the sink; the keys that failed (empty: all good)."""
+        # Nothing plans again after this one reconcile, so no write of it needs laying
+        # over a later read: without a record, 90 000 writes are not kept in memory.
+        cluster = self._cluster()
+        if cluster is not None:
+            cluster.sink.own_writes = None
+        self.controller.own_writes = None
         update = self.source.prepare()
         if isinstance(update, ForcePush):
             log.warning("commit refused", detail=update.describe(), revision=update.served)
