@@ -69,10 +69,22 @@ def slim_node(obj: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": obj.get("apiVersion", "v1"),
         "kind": obj.get("kind", "Node"),
-        "metadata": {
-            k: meta[k] for k in ("name", "uid", "resourceVersion", "labels") if k in meta
-        },
+        "metadata": {k: meta[k] for k in ("name", "uid", "resourceVersion", "labels") if k in meta},
         "status": slim_status,
+    }
+
+
+def slim_lease(obj: dict[str, Any]) -> dict[str, Any]:
+    """A node Lease as the inventory reads it: its name and when it was last renewed."""
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    return {
+        "apiVersion": obj.get("apiVersion", "coordination.k8s.io/v1"),
+        "kind": obj.get("kind", "Lease"),
+        "metadata": {
+            k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in meta
+        },
+        "spec": {k: spec[k] for k in ("holderIdentity", "renewTime") if k in spec},
     }
 
 

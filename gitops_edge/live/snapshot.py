@@ -16,7 +16,13 @@ from typing import Any
 from gitops_edge.live import resources as r
 from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
 from gitops_edge.live.delivery import index_object_syncs
-from gitops_edge.live.informer import Informer, slim_node, strip_managed_fields, unpack
+from gitops_edge.live.informer import (
+    Informer,
+    slim_lease,
+    slim_node,
+    strip_managed_fields,
+    unpack,
+)
 from gitops_edge.live.inventory import (
     DEFAULT_GRACE,
     EDGE_ROLE_LABEL,
@@ -143,7 +149,11 @@ class LiveCache:
             **{**opts, "transform": slim_node},
         )
         self.leases = Informer(
-            kube, r.LEASES, namespace=LEASE_NAMESPACE, on_event=on_node_event, **opts
+            kube,
+            r.LEASES,
+            namespace=LEASE_NAMESPACE,
+            on_event=on_node_event,
+            **{**opts, "transform": slim_lease},
         )
         # Jobs and Applications report run progress, which rollout waves wait on.
         # the bulk of what the cluster holds (9 objects a site): kept packed

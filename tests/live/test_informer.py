@@ -242,9 +242,9 @@ def test_live_cache_keeps_objects_without_managed_fields(
         cache.stop()
 
 
-def test_a_slim_node_keeps_what_the_inventory_reads() -> None:
-    """The cached Node is smaller and classifies exactly as the whole one."""
-    from gitops_edge.live.informer import slim_node
+def test_a_slim_node_and_lease_keep_what_the_inventory_reads() -> None:
+    """The cached Node and Lease are smaller and classify exactly as the whole ones."""
+    from gitops_edge.live.informer import slim_lease, slim_node
     from gitops_edge.live.inventory import build_inventory
 
     whole = node("gd-edge-01", site="gd", arch="arm64")
@@ -254,3 +254,9 @@ def test_a_slim_node_keeps_what_the_inventory_reads() -> None:
     assert len(json.dumps(slim)) < len(json.dumps(whole)) / 3
     leases = {"gd-edge-01": lease("gd-edge-01", NOW)}
     assert build_inventory([slim], leases, now=NOW) == build_inventory([whole], leases, now=NOW)
+    for renewed in (NOW, NOW - timedelta(hours=1)):
+        whole_lease = lease("gd-edge-01", renewed)
+        thin = {"gd-edge-01": slim_lease(json.loads(json.dumps(whole_lease)))}
+        assert build_inventory([whole], thin, now=NOW) == build_inventory(
+            [whole], {"gd-edge-01": whole_lease}, now=NOW
+        )
