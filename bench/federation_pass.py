@@ -20,7 +20,6 @@ Usage: ``python bench/federation_pass.py --sites 31 --rounds 5``.
 from __future__ import annotations
 
 import argparse
-import base64
 import shutil
 import sys
 import tempfile
@@ -40,7 +39,7 @@ from gitops_edge.live.snapshot import read_live
 from gitops_edge.plan.planner import make_plan
 from gitops_edge.specs.repo import load_repo
 from tests.builders import province, write_settings, write_site
-from tests.federation.reference import register
+from tests.federation.reference import karmada_secret, register
 from tests.kubeapi.server import KubeAPIServer
 from tests.live.objects import node
 
@@ -75,14 +74,7 @@ def main() -> None:
         repo = load_repo(root)
         now = datetime.now(UTC).replace(microsecond=0)
         config = karmada_api.kubeconfig(tmp / "karmada.config").read_text()
-        central_api.store.put(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": "karmada", "namespace": "gitops-edge"},
-                "data": {"kubeconfig": base64.b64encode(config.encode()).decode()},
-            }
-        )
+        central_api.store.put(karmada_secret(config))
         for name in names:
             site = repo.site(name)
             assert site is not None and site.valid, name

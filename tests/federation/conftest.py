@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+from collections.abc import Iterator
 
 import pytest
+
+from tests.federation.reference import register
+from tests.kubeapi import KubeAPIServer
 
 
 @pytest.fixture(scope="module")
@@ -28,3 +32,15 @@ def ca_pem(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
         ["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub, check=True, capture_output=True
     ).stdout
     return (d / "c.pem").read_text(), "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+@pytest.fixture
+def karmada_api() -> Iterator[KubeAPIServer]:
+    """A second API server standing in for karmada-apiserver: the reference CRDs' Cluster,
+    PropagationPolicy, OverridePolicy and ResourceBinding (a test module that needs other
+    kinds defines its own)."""
+    server = KubeAPIServer(bookmark_interval=0.2)
+    for kind in ("Cluster", "PropagationPolicy", "OverridePolicy", "ResourceBinding"):
+        register(server, kind)
+    with server:
+        yield server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,14 @@ def register(server: Any, kind: str) -> None:
         namespaced=doc["spec"]["scope"] == "Namespaced",
         status_subresource="status" in (version.get("subresources") or {}),
     )
+
+
+def karmada_secret(kubeconfig: str) -> dict[str, Any]:
+    """The central Secret ``gitops-edge/karmada`` holding the daemon's karmada kubeconfig
+    (``spec.federation.karmada.kubeconfigSecret`` in the tests' settings)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "karmada", "namespace": "gitops-edge"},
+        "data": {"kubeconfig": base64.b64encode(kubeconfig.encode()).decode()},
+    }

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from gitops_edge.live.connect import connect
 from tests.builders import write_settings
 from tests.daemon.gitremote import OpsRemote
 from tests.daemon.harness import InProcess, daemon_options, wait_for
-from tests.federation.reference import register
+from tests.federation.reference import karmada_secret
 from tests.kubeapi.server import KubeAPIServer
 from tests.live.objects import lease, node
 
@@ -43,15 +42,6 @@ KARMADA = {
 }
 CLUSTER = ("cluster.karmada.io/v1alpha1", "Cluster")
 POLICY = "policy.karmada.io/v1alpha1"
-
-
-@pytest.fixture
-def karmada_api() -> Iterator[KubeAPIServer]:
-    server = KubeAPIServer(bookmark_interval=0.2)
-    for kind in ("Cluster", "PropagationPolicy", "OverridePolicy", "ResourceBinding"):
-        register(server, kind)
-    with server:
-        yield server
 
 
 def _finish_jobs(kube_api: KubeAPIServer, prefix: str) -> None:
@@ -96,14 +86,7 @@ def test_the_daemon_federates_and_unregisters_before_cleanup(
         ca_pem[0].encode()
     ).decode()  # the pin the registration Job checks
     config = yaml.safe_dump(kubeconfig)
-    kube_api.store.put(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "karmada", "namespace": "gitops-edge"},
-            "data": {"kubeconfig": base64.b64encode(config.encode()).decode()},
-        }
-    )
+    kube_api.store.put(karmada_secret(config))
     now = datetime.now(UTC)
     for site in ("guangdong", "hainan"):
         kube_api.store.put(node(f"{site}-edge-01", site=site, arch="arm64"))

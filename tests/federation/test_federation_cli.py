@@ -9,22 +9,18 @@ still running). federation/ holds a DaemonSet and a PropagationPolicy selecting
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from gitops_edge.render.context import RenderContext
 from gitops_edge.render.eggo_job import DEPLOY, eggo_run_objects
 from gitops_edge.specs.repo import load_repo
 from tests.builders import province, write_settings, write_site
 from tests.e2e.cli import run_cli
-from tests.federation.reference import register
+from tests.federation.reference import karmada_secret
 from tests.kubeapi.server import KubeAPIServer
 from tests.live.objects import node
 
@@ -43,15 +39,6 @@ SITES = {
     "xizang": ("southwest", "arm64", 1, "Complete", "Unknown", None),
     "sichuan": ("southwest", "arm64", 2, "running", "True", None),
 }
-
-
-@pytest.fixture
-def karmada_api() -> Iterator[KubeAPIServer]:
-    server = KubeAPIServer(bookmark_interval=0.2)
-    for kind in ("Cluster", "PropagationPolicy", "OverridePolicy", "ResourceBinding"):
-        register(server, kind)
-    with server:
-        yield server
 
 
 def _binding(health: str) -> dict[str, Any]:
@@ -92,14 +79,7 @@ def test_federation_cli_registers_labels_places_and_releases_waves(
     ctx = RenderContext(settings=repo.settings)
 
     config = karmada_api.kubeconfig(tmp_path / "karmada.config").read_text()
-    kube_api.store.put(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "karmada", "namespace": "gitops-edge"},
-            "data": {"kubeconfig": base64.b64encode(config.encode()).decode()},
-        }
-    )
+    kube_api.store.put(karmada_secret(config))
     for name, (_region, arch, _wave, outcome, edge_ready, cluster_ready) in SITES.items():
         site = repo.site(name)
         assert site is not None

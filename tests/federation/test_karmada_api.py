@@ -27,7 +27,7 @@ from gitops_edge.federation.registration import cluster_ready
 from gitops_edge.kinds import DAEMONSETS
 from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
 from gitops_edge.specs.opsrepo import KarmadaSettings
-from tests.federation.reference import register
+from tests.federation.reference import karmada_secret, register
 from tests.kubeapi.server import KubeAPIServer
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-repo"
@@ -60,14 +60,7 @@ def karmada_api() -> Iterator[KubeAPIServer]:
 
 def _secret(kube_api: KubeAPIServer, karmada_api: KubeAPIServer, tmp_path: Path) -> None:
     text = karmada_api.kubeconfig(tmp_path / "karmada.config", context_name="karmada").read_text()
-    kube_api.store.put(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "karmada", "namespace": "gitops-edge"},
-            "data": {"kubeconfig": base64.b64encode(text.encode()).decode()},
-        }
-    )
+    kube_api.store.put(karmada_secret(text))
 
 
 @pytest.fixture

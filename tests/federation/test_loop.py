@@ -6,7 +6,6 @@ serve Karmada's Cluster kind, and one that does, with and without the site's Clu
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from gitops_edge.federation.loop import FederationLoop
 from gitops_edge.live.client import KubeClient, RetryPolicy
 from gitops_edge.specs.repo import RepoSpec, load_repo
 from tests.builders import province, write_settings, write_site
-from tests.federation.reference import register
+from tests.federation.reference import karmada_secret, register
 from tests.kubeapi.server import KubeAPIServer
 
 pytestmark = pytest.mark.kubeapi
@@ -37,14 +36,7 @@ def _repo(tmp_path: Path, enabled: bool = True) -> RepoSpec:
 
 def _secret(kube_api: KubeAPIServer, server: KubeAPIServer, tmp_path: Path) -> None:
     config = server.kubeconfig(tmp_path / "karmada.config").read_text()
-    kube_api.store.put(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "karmada", "namespace": "gitops-edge"},
-            "data": {"kubeconfig": base64.b64encode(config.encode()).decode()},
-        }
-    )
+    kube_api.store.put(karmada_secret(config))
 
 
 def _loop(kube_api: KubeAPIServer) -> FederationLoop:

@@ -10,10 +10,8 @@ and the ResourceBinding per cluster.
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from gitops_edge.render.eggo_job import DEPLOY, eggo_run_objects
 from gitops_edge.specs.repo import load_repo
 from tests.builders import province, write_settings, write_site
 from tests.e2e.cli import run_cli
-from tests.federation.reference import register
+from tests.federation.reference import karmada_secret
 from tests.kubeapi.server import KubeAPIServer
 from tests.live.objects import node
 
@@ -38,15 +36,6 @@ KARMADA = {
     "kubeconfigSecret": {"namespace": "gitops-edge", "name": "karmada"},
     "registrationImage": "r/karmadactl:v1.18.2",
 }
-
-
-@pytest.fixture
-def karmada_api() -> Iterator[KubeAPIServer]:
-    server = KubeAPIServer(bookmark_interval=0.2)
-    for kind in ("Cluster", "PropagationPolicy", "OverridePolicy", "ResourceBinding"):
-        register(server, kind)
-    with server:
-        yield server
 
 
 @pytest.fixture
@@ -63,14 +52,7 @@ def fleet(tmp_path: Path, kube_api: KubeAPIServer, karmada_api: KubeAPIServer) -
     repo = load_repo(root)
     ctx = RenderContext(settings=repo.settings)
     config = karmada_api.kubeconfig(tmp_path / "karmada.config").read_text()
-    kube_api.store.put(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "karmada", "namespace": "gitops-edge"},
-            "data": {"kubeconfig": base64.b64encode(config.encode()).decode()},
-        }
-    )
+    kube_api.store.put(karmada_secret(config))
     for name in ("guangdong", "sichuan"):
         site = repo.site(name)
         assert site is not None and site.valid

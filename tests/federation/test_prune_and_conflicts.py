@@ -10,10 +10,8 @@ the site is registered.
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,7 @@ from gitops_edge.render.context import RenderContext
 from gitops_edge.specs.repo import load_repo
 from tests.builders import province, write_settings, write_site
 from tests.e2e.cli import run_cli
-from tests.federation.reference import register
+from tests.federation.reference import karmada_secret
 from tests.kubeapi.server import KubeAPIServer
 from tests.plan.fleet import add_edge_node, apply, finish_jobs, heal_apps, plan_for
 from tests.plan.fleet import site_plan as site
@@ -49,15 +47,6 @@ FAST = RetryPolicy(attempts=2, base=0.01, cap=0.05)
 POLICY = "policy.karmada.io/v1alpha1"
 PP = ("policy.karmada.io/v1alpha1", "PropagationPolicy", "node-exporter", "monitoring")
 WAVES = {"guangdong": 0}
-
-
-@pytest.fixture
-def karmada_api() -> Iterator[KubeAPIServer]:
-    server = KubeAPIServer(bookmark_interval=0.2)
-    for kind in ("Cluster", "PropagationPolicy", "OverridePolicy", "ResourceBinding"):
-        register(server, kind)
-    with server:
-        yield server
 
 
 @pytest.fixture
@@ -247,14 +236,7 @@ def test_apply_holds_the_cleanup_of_a_registered_site(
     add_edge_node(kube_api, "gd-edge-01", "gd")
     add_edge_node(kube_api, "hb-edge-01", "hb")
     config = karmada_api.kubeconfig(tmp_path / "karmada.config").read_text()
-    kube_api.store.put(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "karmada", "namespace": "gitops-edge"},
-            "data": {"kubeconfig": base64.b64encode(config.encode()).decode()},
-        }
-    )
+    kube_api.store.put(karmada_secret(config))
     for _ in range(3):
         apply(tmp_path, kube)
         finish_jobs(kube_api, "edge-gd")
