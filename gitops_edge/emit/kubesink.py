@@ -57,7 +57,7 @@ from gitops_edge.emit.result import EmitResult, SiteResult
 from gitops_edge.labels import SOURCE_REVISION
 from gitops_edge.live.client import KubeClient, KubeError, Refused
 from gitops_edge.live.resources import resource_for
-from gitops_edge.live.state import SITE_LABEL, LazySites
+from gitops_edge.live.state import SITE_LABEL, LazySites, pack, site_of_object, unpack
 from gitops_edge.plan.model import ObjectChange, Plan, describe_key, obj_key
 from gitops_edge.render.output import apply_rank
 
@@ -125,12 +125,12 @@ class OwnWrites:
 
     def wrote(self, obj: dict[str, Any]) -> None:
         key, rv = obj_key(obj), _rv(obj)
-        site = str(((obj.get("metadata") or {}).get("labels") or {}).get(SITE_LABEL) or "")
-        blob = zlib.compress(json.dumps(obj, separators=(",", ":")).encode(), 1)
+        site = site_of_object(obj)
+        blob = pack(obj)
         self._put(key, (self._clock(), site, rv, blob))
 
     def deleted(self, key: Key, last: dict[str, Any]) -> None:
-        site = str(((last.get("metadata") or {}).get("labels") or {}).get(SITE_LABEL) or "")
+        site = site_of_object(last)
         self._put(key, (self._clock(), site, _rv(last), None))
 
     def seen(self, kind: str, obj: dict[str, Any]) -> None:
@@ -195,7 +195,7 @@ class OwnWrites:
             elif cached is not None and _caught_up(_rv(cached), rv):
                 done.append(key)
                 continue
-            obj = None if blob is None else json.loads(zlib.decompress(blob))
+            obj = None if blob is None else unpack(blob)
             by_site.setdefault(site, {})[key] = obj
         for site, over in by_site.items():
             kept = [o for o in read[site] if obj_key(o) not in over]

@@ -18,9 +18,7 @@ resource does not fall behind the compaction window. Each failure has its own cu
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
-import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +26,7 @@ import structlog
 
 from gitops_edge.live.client import Gone, KubeClient, KubeError, RetryPolicy, StreamBroken
 from gitops_edge.live.resources import Resource
-from gitops_edge.live.state import SITE_LABEL
+from gitops_edge.live.state import pack, site_of_object, unpack
 
 log = structlog.get_logger(__name__)
 
@@ -86,22 +84,6 @@ def slim_lease(obj: dict[str, Any]) -> dict[str, Any]:
         },
         "spec": {k: spec[k] for k in ("holderIdentity", "renewTime") if k in spec},
     }
-
-
-def pack(obj: dict[str, Any]) -> bytes:
-    """One object as compact JSON, deflated (level 1: fast; a JSON object shrinks ~4x).
-
-    As Python dicts an applied object costs several times its JSON; 90 000 of them (a
-    10 000-site fleet) would be most of the daemon's memory. Packed, the informers hold
-    bytes, and a reconcile unpacks one site at a time
-    (:class:`~gitops_edge.live.snapshot.PackedSites`).
-    """
-    return zlib.compress(json.dumps(obj, separators=(",", ":")).encode(), 1)
-
-
-def unpack(blob: bytes) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(zlib.decompress(blob))
-    return value
 
 
 def key_of(obj: dict[str, Any]) -> Key:
@@ -181,8 +163,7 @@ class Informer:
     def _keep(self, obj: dict[str, Any]) -> Any:
         if not self.packed:
             return obj
-        site = ((obj.get("metadata") or {}).get("labels") or {}).get(SITE_LABEL) or ""
-        return (site, pack(obj))
+        return (site_of_object(obj), pack(obj))
 
     def __len__(self) -> int:
         with self._lock:

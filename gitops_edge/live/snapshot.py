@@ -21,7 +21,6 @@ from gitops_edge.live.informer import (
     slim_lease,
     slim_node,
     strip_managed_fields,
-    unpack,
 )
 from gitops_edge.live.inventory import (
     DEFAULT_GRACE,
@@ -38,6 +37,7 @@ from gitops_edge.live.state import (
     LazySites,
     LiveState,
     group_by_site,
+    unpack,
 )
 
 
