@@ -107,6 +107,7 @@ def reconcile(
     hold_cleanup: CleanupHold | None = None,
     live: LiveState | None = None,
     before_commit: Callable[[], None] | None = None,
+    index: RepoIndex | None = None,
 ) -> tuple[Summary, EmitResult]:
     """Plan ``repo_root`` (or only ``sites``) against ``sink`` and emit; see the module doc.
 
@@ -119,8 +120,11 @@ def reconcile(
     ``live`` is the live state to plan against (default: the sink's own). ``before_commit``
     is called once the run passed its guards, right before anything is written; what
     it raises stops the run with nothing written (a daemon that lost its Lease).
+    ``index``: the repo's index when the caller already made it (of the same checkout,
+    with the same ``limits``), so the tree is walked once.
     """
-    index = index_repo(repo_root, limits=limits)
+    if index is None:
+        index = index_repo(repo_root, limits=limits)
     wanted = None if sites is None else set(sites)
     dirs = list(index.dirs)
     stager = staging(sink)

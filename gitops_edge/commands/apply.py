@@ -6,7 +6,7 @@ Exit 0 when everything planned was emitted, 1 on any error, invalid site or refu
 2 on a usage error (a --site that names no site, a REPO without provinces/).
 With a directory sink the run is staged chunk by chunk (--jobs worker processes for
 a large repo) and swapped in only once the whole plan passed its guards.
-A sink that keeps a record of the commit it was brought to (dir:) makes the next
+A sink that keeps a record of the commit it was brought to (dir:, git:) makes the next
 apply incremental: only the sites whose files changed since that commit (and those
 the last run left out of sync, and removed ones) are planned, when that commit is an
 ancestor of HEAD and the tree is clean; anything else is a full run, and the report
@@ -86,9 +86,10 @@ def run(args: argparse.Namespace) -> int:
     if root is None:
         return 2
     try:
+        kube = kube_from_args(args) if is_kube(args.emit) else None
         sink: Sink = (
-            KubeLive(kube_from_args(args), force_conflicts=args.force_conflicts)
-            if is_kube(args.emit)
+            KubeLive(kube, force_conflicts=args.force_conflicts)
+            if kube is not None
             else open_file_sink(args.emit)
         )
         index = index_repo(root)
@@ -103,10 +104,10 @@ def run(args: argparse.Namespace) -> int:
         run_kind, scope = _scope(args, root, revision, index, sink, keeper, previous)
         # federation: no eggo cleanup of a site still registered with Karmada
         holds = None
-        if isinstance(sink, KubeLive):
+        if kube is not None:  # the cluster's sink: Karmada's registrations are next to it
             from gitops_edge.federation.loop import one_shot_holds  # talks to Karmada
 
-            holds = one_shot_holds(sink.kube, root)
+            holds = one_shot_holds(kube, root)
         with Progress("apply", quiet=args.quiet) as progress:
             summary, result = reconcile(
                 root,
@@ -118,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
                 jobs=args.jobs,
                 progress=progress.step("reconciling"),
                 hold_cleanup=holds,
+                index=index,
             )
         if keeper is not None:
             record = after_run(

@@ -265,6 +265,7 @@ class Controller:
                     live=live,
                     before_commit=self._check_leader,
                     hold_cleanup=holds,
+                    index=index,
                 )
             plan = summary.plan
             if holds is not None:

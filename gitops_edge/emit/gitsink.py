@@ -8,6 +8,12 @@ A large run is staged a chunk at a time into the work tree's ``.tmp-<site>``
 directories (the directory sink's two passes) and committed once, after the run-wide
 guards: a refused run leaves the branch as it was. The branch is what Argo CD (or a
 reviewer) reads; its history is the record of every reconcile.
+
+The record of the last ``apply`` (:class:`~gitops_edge.emit.protocol.RecordingSink`)
+is a git note on the branch's tip commit (``refs/notes/gitops-edge``, pushed next to
+the branch), not a file in the tree: writing it makes no second commit, and it is
+true only of the commit it is attached to. A commit anyone else pushes to the branch
+since has no note, so the next ``apply`` finds no record and runs in full.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from gitops_edge.plan.model import Plan
 from gitops_edge.source.gitsafe import SAFE_ENV, check_url, git_call
 
 AUTHOR = ("gitops-edge", "gitops-edge@localhost")
+NOTES = "refs/notes/gitops-edge"
+"""Where the record of the last ``apply`` is kept: a note on the branch tip it describes."""
 
 
 class GitSinkError(Exception):
@@ -34,10 +42,16 @@ class GitSinkError(Exception):
 
 class GitSink:
     capabilities = Capabilities(
-        reports_outcomes=False, stages=True, keeps_history=False, exclusive=True, parallel=False
+        reports_outcomes=False,
+        stages=True,
+        keeps_history=False,
+        exclusive=True,
+        parallel=False,
+        records=True,
     )
     """A branch reports nothing back and is one clone; its commits are the history. A run
-    is staged into the clone's work tree, in this process (one clone, one commit)."""
+    is staged into the clone's work tree, in this process (one clone, one commit); the
+    record of the last run is a note on the tip."""
 
     def __init__(
         self,
@@ -84,7 +98,15 @@ class GitSink:
         """A clean work tree at the remote branch's tip (or an empty orphan branch)."""
         repo = self._open()
         try:
-            git_call(repo, "fetch", "--prune", "origin")
+            # the branches and the record's notes; a glob refspec matches nothing quietly
+            git_call(
+                repo,
+                "fetch",
+                "--prune",
+                "origin",
+                "+refs/heads/*:refs/remotes/origin/*",
+                f"+{NOTES}*:{NOTES}*",
+            )
             remote_ref = f"origin/{self.branch}"
             if remote_ref in [r.name for r in repo.remotes.origin.refs]:
                 git_call(repo, "checkout", "-q", "-B", self.branch, remote_ref)
@@ -96,6 +118,44 @@ class GitSink:
         except git.GitError as exc:
             raise GitSinkError(f"{self.describe()}: {exc}") from None
         return repo
+
+    def read_record(self) -> bytes | None:
+        """The note on the remote branch's tip; None when the tip has none (or no branch)."""
+        repo = self._sync()
+        tip = f"origin/{self.branch}"
+        try:
+            if tip not in [r.name for r in repo.remotes.origin.refs]:
+                return None
+            data = git_call(repo, "notes", f"--ref={NOTES}", "show", tip)
+        except git.GitCommandError:
+            return None  # no note on the tip: someone else's commit, or none written
+        return data.encode() or None  # the record is JSON: ASCII
+
+    def write_record(self, data: bytes | None) -> None:
+        """Attach ``data`` to the branch tip this run left (None: remove it), and push it.
+
+        Written only when the local branch is the remote's tip: after a failed push
+        nothing describes the branch, and the next run is a full one.
+        """
+        repo = self._open()
+        try:
+            head = git_call(repo, "rev-parse", "--verify", "-q", "HEAD")
+            tip = git_call(repo, "rev-parse", "--verify", "-q", f"origin/{self.branch}")
+        except git.GitCommandError:
+            return  # nothing committed yet: no tip to describe
+        if head != tip:
+            return
+        try:
+            if data is None:
+                git_call(repo, "notes", f"--ref={NOTES}", "remove", "--ignore-missing", head)
+            else:
+                path = Path(repo.git_dir) / "GITOPS_EDGE_RECORD"
+                path.write_bytes(data)
+                git_call(repo, "notes", f"--ref={NOTES}", "add", "-f", "-F", str(path), head)
+            if git_call(repo, "rev-parse", "--verify", "-q", NOTES):
+                git_call(repo, "push", "-q", "origin", f"+{NOTES}:{NOTES}")
+        except git.GitCommandError as exc:
+            raise GitSinkError(f"{self.describe()}: the record of this run: {exc}") from None
 
     def read_live(self, *, now: datetime | None = None) -> LiveState:
         self._sync()

@@ -293,3 +293,46 @@ def test_apply_site_of_a_removed_site_loads_every_site_the_record_cannot_vouch_f
     site = report["sites"][0]
     assert site["site"] == "hunan" and "held back" in site["reason"]
     assert report["emit"]["deleted"] == 0 and (out / "hunan").is_dir()
+
+
+def test_a_git_branch_keeps_the_record_as_a_note_on_its_tip(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = tmp_path / "rendered.git"
+    remote.mkdir()
+    git(remote, "init", "-q", "--bare", "-b", "main")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    target = f"git:{remote}#rendered"
+
+    def apply(*extra: str) -> dict[str, Any]:
+        capsys.readouterr()
+        rc = main(["apply", str(repo), "--emit", target, "-o", "json", "-q", *extra])
+        report: dict[str, Any] = json.loads(capsys.readouterr().out)
+        assert rc == 0, report
+        return report
+
+    first = apply()
+    assert "full run: no record of an earlier apply" in first["emit"]["note"]
+    old = git(repo, "rev-parse", "HEAD")
+    tip = git(remote, "rev-parse", "rendered")
+    assert loads(git(remote, "notes", "--ref=gitops-edge", "show", tip).encode()).revision == old
+
+    _bump(repo, "guangxi", "v2")
+    _commit(repo)
+    second = apply()
+    assert f"incremental: 1 of 3 sites changed since {old[:12]}" in second["emit"]["note"]
+    assert _planned(second) == ["guangxi"]
+    assert git(remote, "rev-list", "--count", "rendered") == "2"  # no commit for the record
+
+    # someone else pushes to the branch: its tip has no note, the next run is full
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", "-b", "rendered", str(remote), str(other))
+    (other / "README").write_text("hand edit\n")
+    git(other, "add", "-A")
+    git(other, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-qm", "by hand")
+    git(other, "push", "-q", "origin", "rendered")
+    _bump(repo, "hunan", "v3")
+    _commit(repo)
+    third = apply()
+    assert "full run: no record of an earlier apply" in third["emit"]["note"]
+    assert _planned(third) == list(SITES)
