@@ -6,7 +6,7 @@ Exit 0 when everything planned was emitted, 1 on any error, invalid site or refu
 2 on a usage error (a --site that names no site, a REPO without provinces/).
 With a directory sink the run is staged chunk by chunk (--jobs worker processes for
 a large repo) and swapped in only once the whole plan passed its guards.
-A sink that keeps a record of the commit it was brought to (dir:, git:) makes the next
+A sink that keeps a record of the commit it was brought to (every sink) makes the next
 apply incremental: only the sites whose files changed since that commit (and those
 the last run left out of sync, and removed ones) are planned, when that commit is an
 ancestor of HEAD and the tree is clean; anything else is a full run, and the report
@@ -69,6 +69,13 @@ def add_parser(sub: Any) -> None:
         help="plan every site, even when the sink's record allows an incremental run",
     )
     p.add_argument(
+        "--record-namespace",
+        default=None,
+        metavar="NS",
+        help="kube: where the record of the last apply is kept "
+        "(default: $POD_NAMESPACE, else gitops-edge)",
+    )
+    p.add_argument(
         "--jobs",
         type=_jobs,
         default=None,
@@ -88,7 +95,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         kube = kube_from_args(args) if is_kube(args.emit) else None
         sink: Sink = (
-            KubeLive(kube, force_conflicts=args.force_conflicts)
+            KubeLive(
+                kube,
+                force_conflicts=args.force_conflicts,
+                record_namespace=args.record_namespace,
+            )
             if kube is not None
             else open_file_sink(args.emit)
         )
@@ -132,7 +143,9 @@ def run(args: argparse.Namespace) -> int:
             )
             data = None if record is None else dumps(record)
             if keeper.read_record() != data:  # a run that changed nothing leaves it as it was
-                keeper.write_record(data)
+                kept = keeper.write_record(data)
+                if kept:
+                    add_notes(result, [kept])
     except (KubeError, GitSinkError, SinkSpecError) as exc:
         print(f"gitops-edge: {exc}", file=sys.stderr)
         return 1
@@ -141,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if scope.line:
         add_notes(result, [scope.line])
+    if kube is not None and run_kind == "incremental":  # the record cannot see cluster edits
+        add_notes(result, ["drift on the sites not planned is not looked at: --full repairs it"])
     plan = summary.plan
     return 0 if print_reconcile(plan, result, output=args.output) else 1
 

@@ -187,12 +187,12 @@ class DirSink:
             return None
         return None if changed else data
 
-    def write_record(self, data: bytes | None) -> None:
+    def write_record(self, data: bytes | None) -> str:
         """Keep ``data`` (None: drop the record), then stamp the directory's mtime."""
         path = self.root / RECORD
         if data is None:
             path.unlink(missing_ok=True)
-            return
+            return ""
         self.root.mkdir(parents=True, exist_ok=True)
         stamp = time.time_ns()
         tmp = self.root / f"{RECORD}.new"  # not .tmp-: recover() clears those as sites
@@ -200,6 +200,7 @@ class DirSink:
         write_atomic(tmp, str(stamp).encode("ascii") + b"\n" + data)
         tmp.replace(path)
         os.utime(self.root, ns=(stamp, stamp))
+        return ""
 
     def write_site(self, site_id: str, objects: list[dict[str, Any]]) -> tuple[list[str], bool]:
         """One site's objects, staged and swapped in at once: what ``render`` writes.

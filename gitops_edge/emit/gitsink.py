@@ -131,7 +131,7 @@ class GitSink:
             return None  # no note on the tip: someone else's commit, or none written
         return data.encode() or None  # the record is JSON: ASCII
 
-    def write_record(self, data: bytes | None) -> None:
+    def write_record(self, data: bytes | None) -> str:
         """Attach ``data`` to the branch tip this run left (None: remove it), and push it.
 
         Written only when the local branch is the remote's tip: after a failed push
@@ -142,9 +142,9 @@ class GitSink:
             head = git_call(repo, "rev-parse", "--verify", "-q", "HEAD")
             tip = git_call(repo, "rev-parse", "--verify", "-q", f"origin/{self.branch}")
         except git.GitCommandError:
-            return  # nothing committed yet: no tip to describe
+            return ""  # nothing committed yet: no tip to describe
         if head != tip:
-            return
+            return f"no record kept: {self.branch} is not at this run's commit"
         try:
             if data is None:
                 git_call(repo, "notes", f"--ref={NOTES}", "remove", "--ignore-missing", head)
@@ -156,6 +156,7 @@ class GitSink:
                 git_call(repo, "push", "-q", "origin", f"+{NOTES}:{NOTES}")
         except git.GitCommandError as exc:
             raise GitSinkError(f"{self.describe()}: the record of this run: {exc}") from None
+        return ""
 
     def read_live(self, *, now: datetime | None = None) -> LiveState:
         self._sync()

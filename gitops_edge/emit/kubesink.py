@@ -47,7 +47,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -57,7 +56,14 @@ from gitops_edge.emit.result import EmitResult, SiteResult
 from gitops_edge.labels import SOURCE_REVISION
 from gitops_edge.live.client import KubeClient, KubeError, Refused
 from gitops_edge.live.resources import resource_for
-from gitops_edge.live.state import SITE_LABEL, LazySites, pack, site_of_object, unpack
+from gitops_edge.live.state import (
+    DICTIONARIES,
+    SITE_LABEL,
+    LazySites,
+    pack,
+    site_of_object,
+    unpack,
+)
 from gitops_edge.plan.model import ObjectChange, Plan, describe_key, obj_key
 from gitops_edge.render.output import apply_rank
 
@@ -266,7 +272,7 @@ class KubeSink:
                     site.gate == "removed",
                     written=sum(1 for o in ops if o[0] == "apply"),
                     deleted=sum(1 for o in ops if o[0] == "delete"),
-                    payload=zlib.compress(body.encode(), 1),
+                    payload=DICTIONARIES.pack("write list", body.encode()),
                 )
             )
         return staged, result
@@ -288,7 +294,7 @@ class KubeSink:
         result = result or EmitResult(self.describe())
         for item in staged:
             res = result.site(item.site)
-            ops = json.loads(zlib.decompress(item.payload)) if item.payload else []
+            ops = json.loads(DICTIONARIES.unpack(item.payload)) if item.payload else []
             for op in ops:
                 self._send(res, *op)
         return result

@@ -117,8 +117,12 @@ class RecordingSink(Sink, Protocol):
 
     def read_record(self) -> bytes | None: ...
 
-    def write_record(self, data: bytes | None) -> None:
-        """Keep ``data`` as the record (None: forget it); written after the run's writes."""
+    def write_record(self, data: bytes | None) -> str:
+        """Keep ``data`` as the record (None: forget it); written after the run's writes.
+
+        Returns "" or, when the sink could not keep it for a reason that is not an
+        error of the run (the record's place does not exist), a note for the report.
+        """
         ...
 
 

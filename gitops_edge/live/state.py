@@ -8,6 +8,7 @@ from their last render.
 from __future__ import annotations
 
 import json
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -95,19 +96,72 @@ class LazySites(dict[str, list[dict[str, Any]]]):
     __hash__ = None
 
 
+class Dictionaries:
+    """Preset deflate dictionaries for :func:`pack`, learnt from what is packed.
+
+    One live object alone deflates poorly (~2x): the field names and the values every
+    object of its kind repeats are new to a fresh compressor each time. A preset
+    dictionary that holds one object of each kind already seen takes those repeats out
+    (the generated fleet's objects pack ~3x smaller again, at about the same cost).
+    The first object of a kind not seen yet extends the dictionary, as a new version
+    (kept; a blob names its version in its first byte), so blobs never need repacking.
+    Versions live in this process only: packed bytes are not for another process.
+    """
+
+    SAMPLE = 4096
+    """Bytes of a first object of its kind taken into the dictionary."""
+    WINDOW = 32768
+    """deflate's window: a dictionary longer than this is cut from the front."""
+    VERSIONS = 255
+
+    def __init__(self) -> None:
+        self.versions: list[bytes] = [b""]
+        self._families: set[str] = set()
+        self._lock = threading.Lock()
+
+    def version_for(self, family: str, data: bytes) -> int:
+        """The dictionary to pack ``data`` with, extended first if ``family`` is new."""
+        if family not in self._families and len(self.versions) < self.VERSIONS:
+            with self._lock:
+                if family not in self._families and len(self.versions) < self.VERSIONS:
+                    self.versions.append((self.versions[-1] + data[: self.SAMPLE])[-self.WINDOW :])
+                    self._families.add(family)
+        return len(self.versions) - 1
+
+    def pack(self, family: str, data: bytes) -> bytes:
+        version = self.version_for(family, data)
+        if version == 0:
+            return b"\x00" + zlib.compress(data, 1)
+        deflate = zlib.compressobj(1, zdict=self.versions[version])
+        return bytes((version,)) + deflate.compress(data) + deflate.flush()
+
+    def unpack(self, blob: bytes) -> bytes:
+        version = blob[0]
+        if version == 0:
+            return zlib.decompress(blob[1:])
+        inflate = zlib.decompressobj(zdict=self.versions[version])
+        return inflate.decompress(blob[1:]) + inflate.flush()
+
+
+DICTIONARIES = Dictionaries()
+"""This process's dictionaries: the informers, the own-writes record and the kube sink's
+staged write lists pack through them."""
+
+
 def pack(obj: dict[str, Any]) -> bytes:
-    """One object as compact JSON, deflated (level 1: fast; a JSON object shrinks ~4x).
+    """One object as compact JSON, deflated against its kind (:class:`Dictionaries`).
 
     As Python dicts an applied object costs several times its JSON; 90 000 of them (a
     10 000-site fleet) would be most of the daemon's memory. Packed, the informers and
     the record of the daemon's own writes hold bytes, and a reconcile unpacks one site
     at a time (:class:`~gitops_edge.live.snapshot.PackedSites`).
     """
-    return zlib.compress(json.dumps(obj, separators=(",", ":")).encode(), 1)
+    data = json.dumps(obj, separators=(",", ":")).encode()
+    return DICTIONARIES.pack(str(obj.get("kind") or ""), data)
 
 
 def unpack(blob: bytes) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(zlib.decompress(blob))
+    value: dict[str, Any] = json.loads(DICTIONARIES.unpack(blob))
     return value
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,10 @@ import pytest
 from gitops_edge.cli import main
 from gitops_edge.emit.dirsink import RECORD, DirSink
 from gitops_edge.record import loads
+from gitops_edge.sinks import RECORD as KUBE_RECORD
 from tests.builders import git, git_init_commit, province, write_site
+from tests.kubeapi import KubeAPIServer
+from tests.plan.fleet import add_edge_node
 
 SITES = ("guangdong", "guangxi", "hunan")
 
@@ -336,3 +341,39 @@ def test_a_git_branch_keeps_the_record_as_a_note_on_its_tip(
     third = apply()
     assert "full run: no record of an earlier apply" in third["emit"]["note"]
     assert _planned(third) == list(SITES)
+
+
+def test_the_cluster_keeps_the_record_in_a_configmap_and_says_what_it_cannot_see(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], kube_api: KubeAPIServer
+) -> None:
+    for sid in SITES:
+        add_edge_node(kube_api, f"{sid}-edge-01", sid)
+    kubeconfig = str(kube_api.kubeconfig(tmp_path / "kubeconfig"))
+
+    def apply(*extra: str) -> dict[str, Any]:
+        capsys.readouterr()
+        argv = ["apply", str(repo), "--emit", "kube", "--kubeconfig", kubeconfig, "-o", "json"]
+        rc = main([*argv, "-q", "--record-namespace", "ops", *extra])
+        report: dict[str, Any] = json.loads(capsys.readouterr().out)
+        assert rc == 0, report
+        return report
+
+    first = apply()
+    assert "full run: no record of an earlier apply" in first["emit"]["note"]
+    old = git(repo, "rev-parse", "HEAD")
+    kept = kube_api.store.get("v1", "ConfigMap", KUBE_RECORD, "ops")
+    assert kept is not None and "managed-by" not in json.dumps(kept["metadata"])  # never pruned
+    record = loads(zlib.decompress(base64.b64decode(kept["binaryData"]["record.json.z"])))
+    assert record is not None and record.revision == old and set(record.identities) == set(SITES)
+
+    _bump(repo, "guangxi", "v2")
+    _commit(repo)
+    second = apply()
+    assert f"incremental: 1 of 3 sites changed since {old[:12]}" in second["emit"]["note"]
+    assert "drift on the sites not planned is not looked at: --full" in second["emit"]["note"]
+    assert _planned(second) == ["guangxi"]
+    (app,) = kube_api.store.list("argoproj.io/v1alpha1", "Application", "edge-guangxi")
+    assert app["spec"]["source"]["targetRevision"] == "v2"
+
+    kube_api.store.delete("v1", "ConfigMap", KUBE_RECORD, "ops")  # no record: a full run
+    assert _planned(apply()) == list(SITES)
