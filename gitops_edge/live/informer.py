@@ -18,6 +18,7 @@ resource does not fall behind the compaction window. Each failure has its own cu
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -87,8 +88,10 @@ def slim_lease(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def key_of(obj: dict[str, Any]) -> Key:
+    """(namespace, name); the namespace shared (interned): a site's objects, in every
+    informer, repeat it, and each decoded object brings its own copy."""
     meta = obj.get("metadata") or {}
-    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+    return (sys.intern(str(meta.get("namespace") or "")), str(meta.get("name") or ""))
 
 
 class Informer:
@@ -163,7 +166,7 @@ class Informer:
     def _keep(self, obj: dict[str, Any]) -> Any:
         if not self.packed:
             return obj
-        return (site_of_object(obj), pack(obj))
+        return (sys.intern(site_of_object(obj)), pack(obj))
 
     def __len__(self) -> int:
         with self._lock:
