@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gitops_edge.emit.dirsink import DirSink
 from gitops_edge.emit.gitsink import GitSink
@@ -40,6 +40,15 @@ leaves drift on the others to ``apply --full`` or the daemon's resync."""
 RECORD_NAMESPACE = "gitops-edge"
 RECORD_KEY = "record.json.z"
 RECORD_COMPONENT = "record"
+
+
+def record_data(configmap: dict[str, Any] | None) -> bytes | None:
+    """The record kept in a :data:`RECORD` ConfigMap; None when there is none or it is damaged."""
+    raw = ((configmap or {}).get("binaryData") or {}).get(RECORD_KEY)
+    try:
+        return zlib.decompress(base64.b64decode(raw, validate=True)) if raw else None
+    except (ValueError, zlib.error):
+        return None
 
 
 def _configmaps() -> Resource:
@@ -92,11 +101,7 @@ class KubeLive:
             if exc.status in (403, 404):
                 return None  # not allowed to read it, or no namespace: a full run
             raise
-        raw = ((obj or {}).get("binaryData") or {}).get(RECORD_KEY)
-        try:
-            return zlib.decompress(base64.b64decode(raw, validate=True)) if raw else None
-        except (ValueError, zlib.error):
-            return None
+        return record_data(obj)
 
     def write_record(self, data: bytes | None) -> str:
         """Keep ``data`` in the record ConfigMap (None: delete it); a note if it cannot be.
@@ -107,9 +112,12 @@ class KubeLive:
         from gitops_edge.live.client import KubeError
 
         res = _configmaps()
+        guard = self.sink.may_write  # fenced like every write (a paused old leader writes none)
+        if guard is not None and not guard():
+            return "no record kept: not the leader any more"
         try:
             if data is None:
-                self.kube.delete(res, RECORD, namespace=self.record_namespace)
+                self.kube.delete(res, RECORD, namespace=self.record_namespace, guard=guard)
                 return ""
             body = {
                 "apiVersion": "v1",
@@ -121,7 +129,7 @@ class KubeLive:
                 },
                 "binaryData": {RECORD_KEY: base64.b64encode(zlib.compress(data, 9)).decode()},
             }
-            self.kube.apply(body, res, force=True)
+            self.kube.apply(body, res, force=True, guard=guard)
         except KubeError as exc:
             if exc.status in (403, 404, 413, 422):  # forbidden, no namespace, too large
                 where = f"{self.record_namespace}/{RECORD}"

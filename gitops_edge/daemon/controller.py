@@ -48,9 +48,10 @@ from gitops_edge.daemon.sitestate import SiteStates, SiteStatus
 from gitops_edge.daemon.source import ForcePush, Source, SourceError, Update
 from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.emit.kubesink import Fenced, OwnWrites
-from gitops_edge.emit.protocol import Sink, add_notes, capability_notes
+from gitops_edge.emit.protocol import Sink, add_notes, capability_notes, recording
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.federation.loop import CleanupHolds, FederationLoop
+from gitops_edge.incremental import full_run, plan_scope
 from gitops_edge.live.client import KubeError
 from gitops_edge.live.progress import app_status, job_outcome
 from gitops_edge.live.snapshot import LiveCache, LiveState
@@ -58,7 +59,9 @@ from gitops_edge.observe.metrics import Metrics
 from gitops_edge.plan.model import Plan
 from gitops_edge.plan.planner import make_plan
 from gitops_edge.reconcile import reconcile
+from gitops_edge.record import after_run, dumps, loads
 from gitops_edge.render.context import placement
+from gitops_edge.specs.fleet import Identity
 from gitops_edge.specs.repo import RepoSpec, SiteCache, index_repo, load_repo, load_sites
 
 log = structlog.get_logger()
@@ -268,12 +271,72 @@ class Controller:
                     index=index,
                 )
             plan = summary.plan
+            self._keep_record(plan, result, index.settings_digest, summary.identities)
             if holds is not None:
                 repo = load_repo(root, cache=self.site_cache)
             else:
                 wanted = {s.site for s in plan.sites if s.gate in ("deferred", "invalid")}
                 repo = load_sites(index, [d for d in index.dirs if d.id in wanted])
         return repo, plan, result, revision, live, holds
+
+    def _keep_record(
+        self, plan: Plan, result: EmitResult, settings: str, identities: Iterable[Identity]
+    ) -> None:
+        """After a full resync: the sink's record of the commit it was brought to.
+
+        What a restarted daemon (:meth:`start_keys`) and a one-shot ``apply`` start from.
+        Only a full run writes it; the batches after it leave it at its commit, which
+        stays true: every change since is in the diff from there. A record that cannot
+        be written is logged, never a failed reconcile (the next start is a full run).
+        """
+        keeper = recording(self.sink)
+        if keeper is None or plan.refused or (self.may_write is not None and not self.may_write()):
+            return
+        record = after_run(
+            plan, result, scope="full", settings=settings, identities=identities, previous=None
+        )
+        data = None if record is None else dumps(record)
+        try:
+            if keeper.read_record() != data:
+                note = keeper.write_record(data)
+                if note:
+                    log.warning("sink record not kept", revision=plan.revision, reason=note)
+        except EXPECTED as exc:
+            log.warning("sink record not kept", revision=plan.revision, error=str(exc))
+
+    def start_keys(self) -> set[str]:
+        """What the first reconcile after a start plans: ALL, or what changed since the record.
+
+        When the sink's record names a commit that is an ancestor of the one served (and
+        nothing else casts doubt: :func:`gitops_edge.incremental.plan_scope`), a
+        restarted daemon plans only the sites changed since, plus those the record left
+        out of sync, at once; the periodic resync (``--resync-interval``) still brings
+        every site, repairs drift and fills in the states of the others. Anything else is
+        a full reconcile now, as before.
+        """
+        keeper = recording(self.sink)
+        try:
+            with self.source.reading() as (root, revision):
+                with self._sink_lock if self.exclusive_sink else contextlib.nullcontext():
+                    record = loads(keeper.read_record()) if keeper is not None else None
+                scope = (
+                    plan_scope(root, revision, record, index_repo(root))
+                    if record is not None
+                    else full_run("the sink keeps no record of the commit it was brought to")
+                )
+        except EXPECTED as exc:
+            scope = full_run(f"the sink's record cannot be read ({exc})")
+        if scope.full or scope.sites is None:
+            log.info("first reconcile: every site", reason=scope.line)
+            return {ALL}
+        log.info(
+            "first reconcile: from the sink's record",
+            scope=scope.line,
+            sites=few(sorted(scope.sites)),
+        )
+        if not scope.sites:  # the sink is at this commit already: the next diff starts here
+            self.source.mark_reconciled(revision)
+        return set(scope.sites)
 
     def _advance_waves(self) -> None:
         """Something was applied: the sites a wave held back are planned again now.
@@ -386,8 +449,12 @@ class Controller:
 
     # -- events ----------------------------------------------------------------------
 
-    def on_update(self, update: Update | ForcePush | None) -> None:
-        """A poll's outcome: queue the sites a new commit touches (ALL when unknown)."""
+    def on_update(self, update: Update | ForcePush | None, *, first: bool = False) -> None:
+        """A poll's outcome: queue the sites a new commit touches (ALL when unknown).
+
+        ``first``: the poll made at start, before anything was reconciled: what the first
+        reconcile plans is :meth:`start_keys`' answer, not ALL.
+        """
         if isinstance(update, ForcePush):
             log.warning("commit refused", detail=update.describe(), revision=update.served)
             return
@@ -402,6 +469,8 @@ class Controller:
             paths=None if update.changes is None else len(update.changes),
             sites=few(sorted(keys)),
         )
+        if first and update.changes is None:
+            return
         if keys:
             self.queue.add_many(keys)
         elif self.queue.idle():

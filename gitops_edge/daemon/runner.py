@@ -96,6 +96,8 @@ class Runner:
         self._want = threading.Event()
         self._changed = threading.Event()
         self._active = False
+        self._prepared_done = False
+        """The first poll of this leadership term is handed over (see :meth:`_prepared`)."""
         self._workers: list[threading.Thread] = []
         self._schedule: Schedule | None = None
         self._watcher: TreeWatcher | None = None
@@ -270,9 +272,12 @@ class Runner:
             )
             self._live.start()
             self.controller.live_cache = self._live
+        self._prepared_done = False
         self.poller = Poller(
             self.source,
-            on_update=self.controller.on_update,
+            on_update=lambda update: self.controller.on_update(
+                update, first=not self._prepared_done
+            ),
             on_prepared=self._prepared,
             on_error=self._git_error,
             metrics=self.trigger_metrics,
@@ -325,9 +330,11 @@ class Runner:
         log.info("stopped reconciling")
 
     def _prepared(self) -> None:
-        """The first poll is done: reconcile everything once from what is checked out."""
+        """The first poll is done: reconcile what is checked out (every site, or what
+        changed since the sink's record: :meth:`Controller.start_keys`)."""
+        self._prepared_done = True
         if self.source.served is not None:
-            self.queue.add(ALL)
+            self.queue.add_many(self.controller.start_keys())
 
     def _git_error(self, exc: SourceError) -> None:
         self.metrics.git_errors.inc()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ from gitops_edge.cli import main
 from gitops_edge.emit.dirsink import RECORD, DirSink
 from gitops_edge.record import loads
 from gitops_edge.sinks import RECORD as KUBE_RECORD
+from gitops_edge.sinks import record_data
 from tests.builders import git, git_init_commit, province, write_site
 from tests.kubeapi import KubeAPIServer
 from tests.plan.fleet import add_edge_node
@@ -363,7 +362,7 @@ def test_the_cluster_keeps_the_record_in_a_configmap_and_says_what_it_cannot_see
     old = git(repo, "rev-parse", "HEAD")
     kept = kube_api.store.get("v1", "ConfigMap", KUBE_RECORD, "ops")
     assert kept is not None and "managed-by" not in json.dumps(kept["metadata"])  # never pruned
-    record = loads(zlib.decompress(base64.b64decode(kept["binaryData"]["record.json.z"])))
+    record = loads(record_data(kept))
     assert record is not None and record.revision == old and set(record.identities) == set(SITES)
 
     _bump(repo, "guangxi", "v2")

@@ -20,10 +20,13 @@ import gitops_edge.reconcile as reconcile_module
 from gitops_edge.daemon.runner import Runner
 from gitops_edge.live.client import RetryPolicy
 from gitops_edge.live.connect import connect
-from tests.builders import province, write_site
-from tests.daemon.harness import daemon_options
+from gitops_edge.record import loads
+from gitops_edge.sinks import RECORD, record_data
+from tests.builders import git, git_init_commit, province, write_site
+from tests.daemon.harness import InProcess, daemon_options
 from tests.kubeapi import KubeAPIServer
 from tests.live.objects import lease, node
+from tests.plan.fleet import add_edge_node
 
 pytestmark = pytest.mark.kubeapi
 
@@ -86,3 +89,44 @@ def test_a_full_resync_is_chunked_and_still_defers_gates_and_reports(
     monkeypatch.undo()
     assert not c.reconcile(["hebei"])
     assert c.records[-1].batch == ("hebei",) and c.records[-1].planned == ("hebei",)
+
+
+def test_a_restarted_daemon_plans_only_what_changed_since_the_sinks_record(
+    tmp_path: Path, kube_api: KubeAPIServer, kube_api_kubeconfig: Path
+) -> None:
+    ops = tmp_path / "ops"
+    sites = ("beijing", "hebei", "henan")
+    for site in sites:
+        write_site(ops, site, province(site))
+        add_edge_node(kube_api, f"{site}-edge-01", site)
+    first_commit = git_init_commit(ops)
+    kube = connect(kubeconfig=kube_api_kubeconfig, retry=RetryPolicy(attempts=3, base=0.01))
+    opts = daemon_options(str(ops), tmp_path, emit="kube")
+
+    def first_reconcile() -> tuple[Any, list[dict[str, Any]]]:
+        with structlog.testing.capture_logs() as logs, InProcess(opts, kube=kube) as d:
+            found = d.wait_record(lambda r: True)
+            d.settle()
+        return found, [e for e in logs if str(e["event"]).startswith("first reconcile")]
+
+    record, logs = first_reconcile()  # no record yet: every site, and the record is written
+    assert record.batch == ("*",) and not record.failed
+    assert logs[0]["event"] == "first reconcile: every site"
+    kept = kube_api.store.get("v1", "ConfigMap", RECORD, "gitops-edge")
+    assert kept is not None
+    assert loads(record_data(kept))
+
+    doc = province("hebei")
+    doc["spec"]["applications"][0]["source"]["targetRevision"] = "v2"
+    write_site(ops, "hebei", doc)
+    git(ops, "commit", "-qam", "hebei: v2")
+    record, logs = first_reconcile()  # restarted: the one site changed since the record
+    assert record.batch == ("hebei",) and record.planned == ("hebei",)
+    assert logs[0]["scope"] == f"incremental: 1 of 3 sites changed since {first_commit[:12]}"
+    (app,) = kube_api.store.list("argoproj.io/v1alpha1", "Application", "edge-hebei")
+    assert app["spec"]["source"]["targetRevision"] == "v2"
+
+    kube_api.store.delete("v1", "ConfigMap", RECORD, "gitops-edge")
+    record, logs = first_reconcile()  # no record: every site again
+    assert record.batch == ("*",)
+    assert "keeps no record" in logs[0]["reason"] or "no record" in logs[0]["reason"]

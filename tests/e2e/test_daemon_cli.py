@@ -113,7 +113,9 @@ def test_once_against_a_remote_reports_json_and_bad_settings_exit_2(tmp_path: Pa
     report = json.loads(done.stdout)
     assert report["revision"] == remote.head()
     assert report["emit"]["errors"] == [] and report["emit"]["written"] > 0
-    assert sorted(p.name for p in out.iterdir()) == sorted([*SITES, "Kustomization"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*SITES, "Kustomization", ".gitops-edge-record"]  # the record the next run starts from
+    )
 
     (tmp_path / "empty").write_text("\n")
     for args in (

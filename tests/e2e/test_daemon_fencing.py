@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from gitops_edge.record import loads
+from gitops_edge.sinks import RECORD, record_data
 from tests.daemon.gitremote import OpsRemote, edge_config_map
 from tests.daemon.harness import Spawned, wait_for
 from tests.kubeapi.server import KubeAPIServer
@@ -95,6 +97,12 @@ def test_a_leader_paused_past_its_lease_writes_nothing_after_it_resumes(
             )
 
         wait_for(converged, timeout=90, what=f"replica B to apply the newer commit ({b.log_path})")
+
+        def recorded() -> bool:  # B's run is over: it wrote the record of the newer commit
+            record = loads(record_data(kube_api.store.get("v1", "ConfigMap", RECORD, "gitops-edge")))
+            return record is not None and record.revision == newer
+
+        wait_for(recorded, timeout=60, what=f"replica B to record its run ({b.log_path})")
         holder = kube_api.store.get("coordination.k8s.io/v1", "Lease", "fencing", "default")
         assert holder is not None and holder["spec"]["holderIdentity"] == "replica-b"
         print(f"A wrote {frozen_at} objects before the freeze; B then converged the fleet")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_edge.emit.dirsink import RECORD
 from tests.builders import province, write_site
 
 pytestmark = pytest.mark.e2e
@@ -101,4 +102,4 @@ def test_signed_head_is_reconciled_and_unsigned_is_refused(tmp_path: Path) -> No
     commit(repo, "signed", allowed)
     res = run_once(repo, keyring, out, cache)
     assert res.returncode == 0, res.stderr
-    assert {p.name for p in out.iterdir()} == {"gd", "hb", "hn", "Kustomization"}
+    assert {p.name for p in out.iterdir()} == {"gd", "hb", "hn", "Kustomization", RECORD}
