@@ -376,3 +376,20 @@ def test_the_cluster_keeps_the_record_in_a_configmap_and_says_what_it_cannot_see
 
     kube_api.store.delete("v1", "ConfigMap", KUBE_RECORD, "ops")  # no record: a full run
     assert _planned(apply()) == list(SITES)
+
+
+def test_a_hand_edit_inside_a_rendered_site_makes_the_next_apply_a_full_run_that_repairs_it(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    _apply(repo, out, capsys)
+    (edited,) = [p for p in (out / "hunan").glob("*.yaml") if b"targetRevision: main" in p.read_bytes()]
+    # in place (same inode, no rename): the site directory's mtime stays as it was
+    edited.write_bytes(edited.read_bytes().replace(b"targetRevision: main", b"targetRevision: hand"))
+    _bump(repo, "guangxi", "v2")
+    _commit(repo)
+    rc, report = _apply(repo, out, capsys)
+    assert rc == 0 and "full run: no record of an earlier apply" in report["emit"]["note"]
+    assert _planned(report) == list(SITES)
+    repaired = edited.read_bytes()  # as rendered (at the new commit: its revision stamp)
+    assert b"targetRevision: main" in repaired and b"targetRevision: hand" not in repaired
