@@ -28,10 +28,22 @@ def _repo(root: Path) -> Path:
     return root
 
 
-def _apply(repo: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    """``gitops-edge ARGV -o json -q``: exit code and report."""
     capsys.readouterr()
-    rc = main(["apply", str(repo), "--emit", f"dir:{out}", "-o", "json", "-q", *extra])
+    rc = main([*argv, "-o", "json", "-q"])
     return rc, json.loads(capsys.readouterr().out)
+
+
+def _apply(repo: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:
+    return _run(capsys, "apply", str(repo), "--emit", f"dir:{out}", *extra)
+
+
+def _applied(capsys: pytest.CaptureFixture[str], repo: Path, *emit: str) -> dict[str, Any]:
+    """The report of an ``apply`` into ``emit`` (``--emit X`` and its flags) that exits 0."""
+    rc, report = _run(capsys, "apply", str(repo), *emit)
+    assert rc == 0, report
+    return report
 
 
 def _planned(report: dict[str, Any]) -> list[str]:
@@ -309,11 +321,7 @@ def test_a_git_branch_keeps_the_record_as_a_note_on_its_tip(
     target = f"git:{remote}#rendered"
 
     def apply(*extra: str) -> dict[str, Any]:
-        capsys.readouterr()
-        rc = main(["apply", str(repo), "--emit", target, "-o", "json", "-q", *extra])
-        report: dict[str, Any] = json.loads(capsys.readouterr().out)
-        assert rc == 0, report
-        return report
+        return _applied(capsys, repo, "--emit", target, *extra)
 
     first = apply()
     assert "full run: no record of an earlier apply" in first["emit"]["note"]
@@ -350,12 +358,8 @@ def test_the_cluster_keeps_the_record_in_a_configmap_and_says_what_it_cannot_see
     kubeconfig = str(kube_api.kubeconfig(tmp_path / "kubeconfig"))
 
     def apply(*extra: str) -> dict[str, Any]:
-        capsys.readouterr()
-        argv = ["apply", str(repo), "--emit", "kube", "--kubeconfig", kubeconfig, "-o", "json"]
-        rc = main([*argv, "-q", "--record-namespace", "ops", *extra])
-        report: dict[str, Any] = json.loads(capsys.readouterr().out)
-        assert rc == 0, report
-        return report
+        emit = ("--emit", "kube", "--kubeconfig", kubeconfig, "--record-namespace", "ops")
+        return _applied(capsys, repo, *emit, *extra)
 
     first = apply()
     assert "full run: no record of an earlier apply" in first["emit"]["note"]
