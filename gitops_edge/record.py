@@ -30,11 +30,14 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.plan.model import Plan, SitePlan
 from gitops_edge.specs.fleet import Identity
+
+if TYPE_CHECKING:
+    from gitops_edge.emit.protocol import RecordingSink
 
 COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 """A commit id as ``describe_revision`` gives it (SHA-1 or SHA-256 object names)."""
@@ -149,3 +152,16 @@ def after_run(
     kept = {sid: i for sid, i in previous.identities.items() if sid not in planned}
     kept.update(fresh)
     return Record(plan.revision, settings, len(plan.problems), frozenset(unsynced), kept)
+
+
+def keep(keeper: RecordingSink, record: Record | None) -> str:
+    """Store ``record`` (None: forget it) in ``keeper`` unless it holds those bytes already.
+
+    Returns the sink's note when it could not keep it (:meth:`RecordingSink.write_record`).
+    Read back first: a run that changed nothing leaves the record, and a directory's
+    stamp, as they were.
+    """
+    data = None if record is None else dumps(record)
+    if keeper.read_record() == data:
+        return ""
+    return keeper.write_record(data)

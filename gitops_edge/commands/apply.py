@@ -35,7 +35,7 @@ from gitops_edge.incremental import Scope, full_run, plan_scope
 from gitops_edge.live.errors import KubeError
 from gitops_edge.progress import Progress, add_quiet_arg
 from gitops_edge.reconcile import reconcile
-from gitops_edge.record import Record, RunKind, after_run, dumps, loads
+from gitops_edge.record import Record, RunKind, after_run, keep, loads
 from gitops_edge.sinks import DEFAULT_DIR, KubeLive, SinkSpecError, is_kube, open_file_sink
 from gitops_edge.source.revision import describe_revision
 from gitops_edge.specs.fleet import Identity
@@ -141,11 +141,9 @@ def run(args: argparse.Namespace) -> int:
                 identities=summary.identities,
                 previous=previous,
             )
-            data = None if record is None else dumps(record)
-            if keeper.read_record() != data:  # a run that changed nothing leaves it as it was
-                kept = keeper.write_record(data)
-                if kept:
-                    add_notes(result, [kept])
+            kept = keep(keeper, record)
+            if kept:
+                add_notes(result, [kept])
     except (KubeError, GitSinkError, SinkSpecError) as exc:
         print(f"gitops-edge: {exc}", file=sys.stderr)
         return 1

@@ -59,7 +59,7 @@ from gitops_edge.observe.metrics import Metrics
 from gitops_edge.plan.model import Plan
 from gitops_edge.plan.planner import make_plan
 from gitops_edge.reconcile import reconcile
-from gitops_edge.record import after_run, dumps, loads
+from gitops_edge.record import after_run, keep, loads
 from gitops_edge.render.context import placement
 from gitops_edge.specs.fleet import Identity
 from gitops_edge.specs.repo import RepoSpec, SiteCache, index_repo, load_repo, load_sites
@@ -295,12 +295,10 @@ class Controller:
         record = after_run(
             plan, result, scope="full", settings=settings, identities=identities, previous=None
         )
-        data = None if record is None else dumps(record)
         try:
-            if keeper.read_record() != data:
-                note = keeper.write_record(data)
-                if note:
-                    log.warning("sink record not kept", revision=plan.revision, reason=note)
+            note = keep(keeper, record)
+            if note:
+                log.warning("sink record not kept", revision=plan.revision, reason=note)
         except EXPECTED as exc:
             log.warning("sink record not kept", revision=plan.revision, error=str(exc))
 

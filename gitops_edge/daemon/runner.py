@@ -30,7 +30,7 @@ from gitops_edge.daemon.http import WEBHOOK, DaemonHTTP
 from gitops_edge.daemon.leader import LeaderElector
 from gitops_edge.daemon.localtree import LocalSource
 from gitops_edge.daemon.queue import ALL, WorkQueue
-from gitops_edge.daemon.source import ForcePush, SourceError
+from gitops_edge.daemon.source import ForcePush, SourceError, Update
 from gitops_edge.daemon.triggers import (
     Poller,
     Schedule,
@@ -96,8 +96,6 @@ class Runner:
         self._want = threading.Event()
         self._changed = threading.Event()
         self._active = False
-        self._prepared_done = False
-        """The first poll of this leadership term is handed over (see :meth:`_prepared`)."""
         self._workers: list[threading.Thread] = []
         self._schedule: Schedule | None = None
         self._watcher: TreeWatcher | None = None
@@ -272,12 +270,9 @@ class Runner:
             )
             self._live.start()
             self.controller.live_cache = self._live
-        self._prepared_done = False
         self.poller = Poller(
             self.source,
-            on_update=lambda update: self.controller.on_update(
-                update, first=not self._prepared_done
-            ),
+            on_update=self.controller.on_update,
             on_prepared=self._prepared,
             on_error=self._git_error,
             metrics=self.trigger_metrics,
@@ -329,10 +324,10 @@ class Runner:
             self.controller.live_cache = None
         log.info("stopped reconciling")
 
-    def _prepared(self) -> None:
+    def _prepared(self, update: Update | ForcePush | None) -> None:
         """The first poll is done: reconcile what is checked out (every site, or what
         changed since the sink's record: :meth:`Controller.start_keys`)."""
-        self._prepared_done = True
+        self.controller.on_update(update, first=True)
         if self.source.served is not None:
             self.queue.add_many(self.controller.start_keys())
 

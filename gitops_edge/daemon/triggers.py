@@ -62,14 +62,17 @@ class TriggerMetrics:
 
 
 class Poller:
-    """Runs ``source.prepare()`` once, then one ``source.poll()`` per :meth:`request`."""
+    """Runs ``source.prepare()`` once, then one ``source.poll()`` per :meth:`request`.
+
+    The first outcome goes to ``on_prepared`` (the start decides what it plans), every
+    later one to ``on_update``; after a failed poll either is told None."""
 
     def __init__(
         self,
         source: Source,
         *,
         on_update: Callable[[Update | ForcePush | None], None],
-        on_prepared: Callable[[], None],
+        on_prepared: Callable[[Update | ForcePush | None], None],
         on_error: Callable[[SourceError], None],
         metrics: TriggerMetrics,
     ) -> None:
@@ -112,8 +115,7 @@ class Poller:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
-        self._once(self.source.prepare)
-        self.on_prepared()
+        self._once(self.source.prepare, self.on_prepared)
         while not self._stop.is_set():
             self._wake.wait()
             if self._stop.is_set():
@@ -124,23 +126,31 @@ class Poller:
                 reset = getattr(self.source, "reset_backoff", None)
                 if reset is not None:
                     reset()
-                self._once(lambda: self.source.poll(force=True))
+                self._once(lambda: self.source.poll(force=True), self.on_update)
             else:
-                self._once(self.source.poll)
+                self._once(self.source.poll, self.on_update)
 
-    def _once(self, fn: Callable[[], Update | ForcePush | None]) -> None:
+    def _once(
+        self,
+        fn: Callable[[], Update | ForcePush | None],
+        deliver: Callable[[Update | ForcePush | None], None],
+    ) -> None:
+        """One poll; its outcome (None after an error) goes to ``deliver``."""
         self.polls += 1
         self.metrics.polls.inc()
+        update = None
         try:
             try:
                 update = fn()
             except SourceError as exc:
                 self.on_error(exc)
-                return
             finally:
                 self.metrics.blocked.set(1 if self.source.blocked is not None else 0)
-            self.on_update(update)
         except Exception:  # the poller must outlive any bug; the next request retries
+            log.exception("poll crashed")
+        try:
+            deliver(update)
+        except Exception:
             log.exception("poll crashed")
         finally:
             self.completed += 1

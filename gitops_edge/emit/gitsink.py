@@ -94,11 +94,11 @@ class GitSink:
             raise GitSinkError(f"{self.describe()}: {exc}") from None
         return self._repo
 
-    def _sync(self) -> git.Repo:
-        """A clean work tree at the remote branch's tip (or an empty orphan branch)."""
+    def _fetch(self) -> git.Repo:
+        """The remote's branches and the record's notes, fetched; the work tree untouched."""
         repo = self._open()
         try:
-            # the branches and the record's notes; a glob refspec matches nothing quietly
+            # a glob refspec matches nothing quietly (no notes pushed yet)
             git_call(
                 repo,
                 "fetch",
@@ -107,6 +107,14 @@ class GitSink:
                 "+refs/heads/*:refs/remotes/origin/*",
                 f"+{NOTES}*:{NOTES}*",
             )
+        except git.GitError as exc:
+            raise GitSinkError(f"{self.describe()}: {exc}") from None
+        return repo
+
+    def _sync(self) -> git.Repo:
+        """A clean work tree at the remote branch's tip (or an empty orphan branch)."""
+        repo = self._fetch()
+        try:
             remote_ref = f"origin/{self.branch}"
             if remote_ref in [r.name for r in repo.remotes.origin.refs]:
                 git_call(repo, "checkout", "-q", "-B", self.branch, remote_ref)
@@ -120,8 +128,11 @@ class GitSink:
         return repo
 
     def read_record(self) -> bytes | None:
-        """The note on the remote branch's tip; None when the tip has none (or no branch)."""
-        repo = self._sync()
+        """The note on the remote branch's tip; None when the tip has none (or no branch).
+
+        Only fetched: the work tree (and a commit this run could not push) stays as it is.
+        """
+        repo = self._fetch()
         tip = f"origin/{self.branch}"
         try:
             if tip not in [r.name for r in repo.remotes.origin.refs]:

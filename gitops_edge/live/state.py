@@ -116,6 +116,7 @@ class Dictionaries:
 
     def __init__(self) -> None:
         self.versions: list[bytes] = [b""]
+        """Version 0 is the empty start the first kind extends; no blob names it."""
         self._families: set[str] = set()
         self._lock = threading.Lock()
 
@@ -130,16 +131,11 @@ class Dictionaries:
 
     def pack(self, family: str, data: bytes) -> bytes:
         version = self.version_for(family, data)
-        if version == 0:
-            return b"\x00" + zlib.compress(data, 1)
         deflate = zlib.compressobj(1, zdict=self.versions[version])
         return bytes((version,)) + deflate.compress(data) + deflate.flush()
 
     def unpack(self, blob: bytes) -> bytes:
-        version = blob[0]
-        if version == 0:
-            return zlib.decompress(blob[1:])
-        inflate = zlib.decompressobj(zdict=self.versions[version])
+        inflate = zlib.decompressobj(zdict=self.versions[blob[0]])
         return inflate.decompress(blob[1:]) + inflate.flush()
 
 

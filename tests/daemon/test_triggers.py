@@ -84,7 +84,7 @@ def test_requests_during_a_poll_coalesce_into_exactly_one_more() -> None:
     poller = Poller(
         src,  # type: ignore[arg-type]
         on_update=lambda _u: None,
-        on_prepared=lambda: None,
+        on_prepared=lambda _u: None,
         on_error=errors.append,
         metrics=TriggerMetrics(CollectorRegistry()),
     )
