@@ -27,6 +27,7 @@ import git
 
 from gitops_edge.daemon.affected import affected_sites, parse_name_status, site_of, strip_prefix
 from gitops_edge.daemon.queue import ALL
+from gitops_edge.plan.standing import Standing
 from gitops_edge.record import Record, is_commit
 from gitops_edge.source.gitsafe import git_call
 from gitops_edge.source.revision import DIRTY_SUFFIX
@@ -49,6 +50,8 @@ class Scope:
     line: str
     known: Mapping[str, Identity] = field(default_factory=dict)
     """Identities of the sites not planned, for the fleet-wide uniqueness check."""
+    standing: Mapping[str, Standing] = field(default_factory=dict)
+    """What waves read of the sites not planned (:mod:`gitops_edge.plan.standing`)."""
 
     @property
     def full(self) -> bool:
@@ -87,12 +90,13 @@ def plan_scope(root: Path, revision: str, record: Record | None, index: RepoInde
     if len(wanted) > max(MIN_FULL, int(total * MAX_SHARE)):
         return full_run(f"{len(wanted)} of {total} sites to plan since {old[:12]}")
     known = {sid: i for sid, i in record.identities.items() if sid in ids and sid not in wanted}
+    standing = {sid: st for sid, st in record.standing.items() if sid in known}
     extra = [f"{len(record.pending)} not in sync before"] if record.pending else []
     if unknown:
         extra.append(f"{len(unknown)} unknown to the record")
     more = f" (+ {', '.join(extra)})" if extra else ""
     line = f"incremental: {len(changed)} of {total} sites changed since {old[:12]}{more}"
-    return Scope(wanted, line, known)
+    return Scope(wanted, line, known, standing)
 
 
 def _changes(root: Path, old: str, new: str) -> list[str] | str:

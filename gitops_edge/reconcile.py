@@ -35,7 +35,9 @@ With ``expand`` (an incremental run), a site that clashes with a named one is pl
 too, as the invalid site a full run would report. A named run that removes a site
 loads every site unless all the others are known clean from the record, because a
 removal goes out only in a run in which every site loaded cleanly; so does one into
-a sink that reports outcomes (waves wait for the waves before them: every site).
+a sink that reports outcomes (waves wait for the waves before them: every site),
+unless the record holds every other site's ``standing``, what waves read of it
+(:mod:`gitops_edge.plan.standing`).
 Either way the fleet is checked as a whole (two sites sharing a cluster id, a host or
 an edge node are both invalid) and a site is removed only in a run in which every
 site loaded cleanly: the staged way collects each chunk's light identities for that.
@@ -65,6 +67,7 @@ from gitops_edge.federation.unregistration import CleanupHold
 from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
 from gitops_edge.plan.planner import guard_deletions, make_plan
+from gitops_edge.plan.standing import Standing, standing_of
 from gitops_edge.plan.waves import gate_waves
 from gitops_edge.specs.fleet import Identity, clashes, identity_of, with_clashes
 from gitops_edge.specs.repo import RepoIndex, index_repo, load_sites, scan_identities
@@ -90,6 +93,8 @@ class Summary:
     """True when the run was staged chunk by chunk (a sink that can stage)."""
     identities: tuple[Identity, ...] = ()
     """What the sites this run loaded claim in the fleet (for the sink's record)."""
+    standing: tuple[Standing, ...] = ()
+    """What waves read of the sites this run loaded (for the sink's record)."""
 
 
 def reconcile(
@@ -99,6 +104,7 @@ def reconcile(
     revision: str,
     sites: Iterable[str] | None = None,
     known: Mapping[str, Identity] | None = None,
+    standing: Mapping[str, Standing] | None = None,
     expand: bool = False,
     chunk: int = CHUNK,
     jobs: int | None = None,
@@ -112,8 +118,8 @@ def reconcile(
     """Plan ``repo_root`` (or only ``sites``) against ``sink`` and emit; see the module doc.
 
     ``known``: what the sites not named claim in the fleet, from a record that says
-    they are in sync and loaded cleanly; ``expand``: plan the sites that clash with a
-    named one too (see the module doc).
+    they are in sync and loaded cleanly, and ``standing`` what waves read of them;
+    ``expand``: plan the sites that clash with a named one too (see the module doc).
     ``jobs`` None means one worker per CPU for a large run; 1 means in this process.
     ``progress(total)``, when given, returns a callback told how many more sites are done.
     ``hold_cleanup``: federation's veto on eggo cleanups (see :func:`make_plan`).
@@ -132,6 +138,7 @@ def reconcile(
         summary, result = _named(
             index, sink, wanted, known, expand, revision, limits, progress,
             live=live, before_commit=before_commit, hold_cleanup=hold_cleanup,
+            standing=standing or {},
         )  # fmt: skip
     elif stager is None:
         tick = None if progress is None else progress(len(dirs))
@@ -144,7 +151,9 @@ def reconcile(
         )
         if before_commit is not None and not plan.refused:
             before_commit()
-        summary = Summary(plan, len(plan.sites), identities=_identities(repo.sites))
+        summary = Summary(
+            plan, len(plan.sites), identities=_identities(repo.sites), standing=_stood(repo.sites)
+        )
         result = sink.emit(plan)
     else:
         tick = None if progress is None else progress(len(dirs))
@@ -169,6 +178,7 @@ def _named(
     live: LiveState | None,
     before_commit: Callable[[], None] | None,
     hold_cleanup: CleanupHold | None,
+    standing: Mapping[str, Standing],
 ) -> tuple[Summary, EmitResult]:
     """Plan and emit only ``wanted``, loading only them (and, with ``expand``, their clashes)."""
     live = sink.read_live() if live is None else live
@@ -177,8 +187,10 @@ def _named(
     removes = any(sid not in ids for sid in wanted if sid in live.objects)
     unknown = ids - wanted - set(known)  # neither named nor known clean: scanned, not validated
     # A removal needs every site to have loaded cleanly, and waves gated on live
-    # outcomes need every site's wave and progress: both load the whole repo.
-    if (removes and unknown) or sink.capabilities.reports_outcomes:
+    # outcomes need every other site's standing and progress: both load the whole
+    # repo, unless the record holds what they need.
+    unstood = sink.capabilities.reports_outcomes and not ids - wanted <= set(standing)
+    if (removes and unknown) or unstood:
         chosen = list(index.dirs)
     else:
         chosen = [d for d in index.dirs if d.id in wanted]
@@ -201,16 +213,23 @@ def _named(
     repo = replace(repo, sites=tuple(with_clashes(repo.sites, found)))
     fleet = [i for i in (*own, *others) if i.site not in found]
     plan = make_plan(
-        repo, live, revision=revision, sites=wanted, fleet=fleet, hold_cleanup=hold_cleanup
-    )
+        repo, live, revision=revision, sites=wanted, fleet=fleet, hold_cleanup=hold_cleanup,
+        standing={sid: st for sid, st in standing.items() if sid in ids},
+    )  # fmt: skip
     if before_commit is not None and not plan.refused:
         before_commit()
     kept = tuple(i for i in own if i.site not in found)
-    return Summary(plan, len(plan.sites), identities=kept), sink.emit(plan)
+    stood = _stood(s for s in repo.sites if s.id not in found)
+    summary = Summary(plan, len(plan.sites), identities=kept, standing=stood)
+    return summary, sink.emit(plan)
 
 
 def _identities(sites: Iterable[Site]) -> tuple[Identity, ...]:
     return tuple(i for i in map(identity_of, sites) if i is not None)
+
+
+def _stood(sites: Iterable[Site]) -> tuple[Standing, ...]:
+    return tuple(st for st in map(standing_of, sites) if st is not None)
 
 
 @dataclass(frozen=True)
@@ -232,6 +251,7 @@ class _Done:
     result: EmitResult
     identities: tuple[Identity, ...] = ()
     """What the chunk's valid sites claim in the fleet (cluster id, IPs, nodeName)."""
+    standing: tuple[Standing, ...] = ()
 
 
 def _staged(
@@ -261,11 +281,13 @@ def _staged(
     planned: list[SitePlan] = []
     staged: list[Staged] = []
     identities: list[Identity] = []
+    stood: list[Standing] = []
     result = EmitResult(sink.describe())
     for done in _run(tasks, workers):
         planned.extend(done.sites)
         staged.extend(done.staged)
         identities.extend(done.identities)
+        stood.extend(done.standing)
         result.sites.update(done.result.sites)
         if tick is not None:
             tick(len(done.sites))
@@ -278,7 +300,9 @@ def _staged(
         for site_id in found:
             result.sites.pop(site_id, None)
         planned = [
-            SitePlan(s.site, s.wave, "invalid", f"{len(found[s.site])} problem(s): {found[s.site][0]}")
+            SitePlan(
+                s.site, s.wave, "invalid", f"{len(found[s.site])} problem(s): {found[s.site][0]}"
+            )
             if s.site in found
             else s
             for s in planned
@@ -312,7 +336,10 @@ def _staged(
     )
     plan = Plan(revision, tuple(gated), current_wave=current, problems=rest.problems)
     plan = guard_deletions(plan, no_sites.settings.spec.prune.maxDeletions)
-    summary = Summary(plan, len(plan.sites), len(tasks), workers, True, tuple(identities))
+    stood = [st for st in stood if st.site not in found]
+    summary = Summary(
+        plan, len(plan.sites), len(tasks), workers, True, tuple(identities), tuple(stood)
+    )
     if plan.refused:
         sink.discard(staged)
         refused = EmitResult(sink.describe())
@@ -365,8 +392,7 @@ def _run_chunk(task: _Task) -> _Done:
         hold_cleanup=task.hold_cleanup,
     )
     sites, staged, result = _light(plan, sink)
-    identities = tuple(i for i in map(identity_of, repo.sites) if i is not None)
-    return _Done(sites, staged, result, identities)
+    return _Done(sites, staged, result, _identities(repo.sites), _stood(repo.sites))
 
 
 def _light(

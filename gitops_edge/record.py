@@ -16,6 +16,10 @@ things about the sink, kept together in one :class:`Record` the sink stores
   the same identity now: its inputs are byte for byte the same. So the fleet-wide
   uniqueness check (:func:`~gitops_edge.specs.fleet.clashes`) of an incremental run
   needs to load only the changed sites and take the others from here.
+* ``standing``: for the same sites and by the same argument, what waves read of each
+  (:class:`~gitops_edge.plan.standing.Standing`: wave, suspend, edge node, eggo and
+  Application counts), so an incremental run into a sink that reports outcomes gates
+  its sites on the rest of the fleet without loading it.
 * ``settings`` and ``problems``: the digest of ``gitops-edge.yaml`` and how many repo
   problems that run reported. A run with repo problems is followed by a full run:
   some (federation settings against a site) concern sites a later commit may not touch.
@@ -34,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.plan.model import Plan, SitePlan
+from gitops_edge.plan.standing import Standing
 from gitops_edge.specs.fleet import Identity
 
 if TYPE_CHECKING:
@@ -41,7 +46,7 @@ if TYPE_CHECKING:
 
 COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 """A commit id as ``describe_revision`` gives it (SHA-1 or SHA-256 object names)."""
-FORMAT = 1
+FORMAT = 2
 """Bumped when the layout changes: a record of another format is ignored (a full run)."""
 
 RunKind = Literal["full", "incremental", "named"]
@@ -56,6 +61,7 @@ class Record:
     problems: int = 0
     pending: frozenset[str] = frozenset()
     identities: Mapping[str, Identity] = field(default_factory=dict)
+    standing: Mapping[str, Standing] = field(default_factory=dict)
 
 
 def is_commit(revision: str) -> bool:
@@ -71,11 +77,36 @@ def dumps(record: Record) -> bytes:
         "problems": record.problems,
         "pending": sorted(record.pending),
         "sites": {
-            sid: [i.file, i.cluster_id, [list(h) for h in i.hosts], i.node_name]
+            sid: [
+                i.file,
+                i.cluster_id,
+                [list(h) for h in i.hosts],
+                i.node_name,
+                _standing_doc(record.standing.get(sid)),
+            ]
             for sid, i in sorted(record.identities.items())
         },
     }
     return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _standing_doc(st: Standing | None) -> list[Any] | None:
+    if st is None:
+        return None
+    selector = None if st.node_selector is None else dict(st.node_selector)
+    return [st.wave, st.suspended, st.eggo, st.applications, st.node_name, selector, st.arch]
+
+
+def _standing(sid: str, doc: Any) -> Standing | None:
+    if doc is None:
+        return None
+    wave, suspended, eggo, apps, node, selector, arch = doc
+    pairs = (
+        None if selector is None else tuple(sorted((str(k), str(v)) for k, v in selector.items()))
+    )
+    return Standing(
+        sid, int(wave), bool(suspended), bool(eggo), int(apps), str(node), pairs, str(arch)
+    )
 
 
 def loads(data: bytes | None) -> Record | None:
@@ -88,9 +119,18 @@ def loads(data: bytes | None) -> Record | None:
             return None
         identities = {
             str(sid): Identity(
-                str(sid), str(file), str(cluster), tuple((str(ip), str(p)) for ip, p in hosts), str(node)
+                str(sid),
+                str(file),
+                str(cluster),
+                tuple((str(ip), str(p)) for ip, p in hosts),
+                str(node),
             )
-            for sid, (file, cluster, hosts, node) in doc["sites"].items()
+            for sid, (file, cluster, hosts, node, _st) in doc["sites"].items()
+        }
+        standing = {
+            str(sid): st
+            for sid, entry in doc["sites"].items()
+            if (st := _standing(str(sid), entry[4])) is not None
         }
         return Record(
             str(doc["revision"]),
@@ -98,6 +138,7 @@ def loads(data: bytes | None) -> Record | None:
             int(doc["problems"]),
             frozenset(str(s) for s in doc["pending"]),
             identities,
+            standing,
         )
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
@@ -124,11 +165,12 @@ def after_run(
     scope: RunKind,
     settings: str,
     identities: Iterable[Identity],
+    standing: Iterable[Standing] = (),
     previous: Record | None,
 ) -> Record | None:
     """The record to keep after a run; None to keep none (the next run is full).
 
-    ``identities``: of the sites this run loaded (every site for a full run).
+    ``identities`` and ``standing``: of the sites this run loaded (every site for a full run).
     """
     if plan.refused:
         return previous  # nothing was written
@@ -137,21 +179,30 @@ def after_run(
     planned = {s.site for s in plan.sites}
     unsynced = {s.site for s in plan.sites if not in_sync(s, result)}
     fresh = {i.site: i for i in identities}
+    stand = {st.site: st for st in standing if st.site in fresh}
     if scope == "full":
-        return Record(plan.revision, settings, len(plan.problems), frozenset(unsynced), fresh)
+        return Record(
+            plan.revision, settings, len(plan.problems), frozenset(unsynced), fresh, stand
+        )
     if previous is None:
         return None
     if scope == "named":  # brought to another commit than the rest: planned again next time
         same = plan.revision == previous.revision
         pending = (previous.pending | planned) - (planned - unsynced if same else set())
         return Record(
-            previous.revision, previous.settings, previous.problems, frozenset(pending),
+            previous.revision,
+            previous.settings,
+            previous.problems,
+            frozenset(pending),
             previous.identities,
+            previous.standing,
         )
     # an incremental run planned every pending site too, so what is pending now is new
     kept = {sid: i for sid, i in previous.identities.items() if sid not in planned}
     kept.update(fresh)
-    return Record(plan.revision, settings, len(plan.problems), frozenset(unsynced), kept)
+    held = {sid: st for sid, st in previous.standing.items() if sid not in planned}
+    held.update(stand)
+    return Record(plan.revision, settings, len(plan.problems), frozenset(unsynced), kept, held)
 
 
 def keep(keeper: RecordingSink, record: Record | None) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
-from gitops_edge.record import Record, after_run, dumps, loads
+from gitops_edge.plan.standing import Standing
+from gitops_edge.record import FORMAT, Record, after_run, dumps, loads
 from gitops_edge.specs.fleet import Identity
 
 OLD, NEW = "a" * 40, "b" * 40
@@ -17,11 +18,16 @@ def _change() -> ObjectChange:
 
 
 def test_a_record_reads_back_as_written_and_a_damaged_one_not_at_all() -> None:
-    record = Record(OLD, "digest", 0, frozenset({"gx"}), {"gd": GD, "gx": GX})
+    standing = {
+        "gd": Standing("gd", 2, False, True, 3, "", (("zone", "south"),), "arm64"),
+        "gx": Standing("gx", 0, True, False, 0, "edge-gx"),
+    }
+    record = Record(OLD, "digest", 0, frozenset({"gx"}), {"gd": GD, "gx": GX}, standing)
     assert loads(dumps(record)) == record
     data = dumps(record)
     assert loads(data[: len(data) // 2]) is None
-    assert loads(data.replace(b'"format":1', b'"format":2')) is None
+    older = data.replace(f'"format":{FORMAT}'.encode(), f'"format":{FORMAT - 1}'.encode())
+    assert older != data and loads(older) is None
     assert loads(data.replace(OLD.encode(), OLD.encode() + b"-dirty")) is None
     assert loads(None) is None and loads(b"") is None
 
@@ -64,9 +70,17 @@ def test_a_named_run_keeps_the_recorded_commit_and_marks_its_sites() -> None:
 
 
 def test_an_incremental_run_moves_the_commit_and_replaces_what_it_planned() -> None:
-    previous = Record(OLD, "d", 0, frozenset({"hn"}), {"gd": GD, "gx": GX})
+    was = {"gd": Standing("gd", 1), "gx": Standing("gx", 1)}
+    previous = Record(OLD, "d", 0, frozenset({"hn"}), {"gd": GD, "gx": GX}, was)
     moved = Identity("gx", GX.file, "gx-paas-2")
+    later = Standing("gx", 3, applications=2)
     plan = Plan(NEW, (SitePlan("gx", 0, "ready"), SitePlan("hn", 0, "ready")))
-    record = after_run(plan, EmitResult("x"), scope="incremental", settings="d", identities=[moved], previous=previous)
+    record = after_run(
+        plan, EmitResult("x"), scope="incremental", settings="d", identities=[moved],
+        standing=[later, Standing("hn")], previous=previous,
+    )  # fmt: skip
     assert record is not None and record.revision == NEW and record.pending == frozenset()
     assert record.identities == {"gd": GD, "gx": moved}
+    # what waves read of a site is replaced with its identity; a site without an
+    # identity (it did not load cleanly) has no standing either: it is planned again
+    assert record.standing == {"gd": was["gd"], "gx": later}

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,6 @@ from gitops_edge.reconcile import reconcile
 from gitops_edge.record import Record, RunKind, after_run, keep, loads
 from gitops_edge.sinks import DEFAULT_DIR, KubeLive, SinkSpecError, is_kube, open_file_sink
 from gitops_edge.source.revision import describe_revision
-from gitops_edge.specs.fleet import Identity
 from gitops_edge.specs.repo import RepoIndex, index_repo
 
 
@@ -126,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
                 revision=revision,
                 sites=args.site if args.site else scope.sites,
                 known=None if scope.full else scope.known,
+                standing=None if scope.full else scope.standing,
                 expand=run_kind == "incremental",
                 jobs=args.jobs,
                 progress=progress.step("reconciling"),
@@ -139,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
                 scope=run_kind,
                 settings=index.settings_digest,
                 identities=summary.identities,
+                standing=summary.standing,
                 previous=previous,
             )
             kept = keep(keeper, record)
@@ -169,12 +169,12 @@ def _scope(
 ) -> tuple[RunKind, Scope]:
     """What this run plans: the named sites, every site, or the sites changed since the record."""
     if args.site:
-        # the record's identities of the sites unchanged since it spare scanning them
-        known: Mapping[str, Identity] = {}
+        # the record's identities of the sites unchanged since it spare scanning them,
+        # and their standing loading them for the waves
+        since = full_run("--full")
         if keeper is not None and not args.full:
             since = plan_scope(root, revision, previous, index)
-            known = {} if since.full else since.known
-        return "named", Scope(frozenset(args.site), "", known)
+        return "named", Scope(frozenset(args.site), "", since.known, since.standing)
     if args.full:
         return "full", full_run("--full")
     if keeper is None:

@@ -58,10 +58,9 @@ from gitops_edge.live.snapshot import LiveCache, LiveState
 from gitops_edge.observe.metrics import Metrics
 from gitops_edge.plan.model import Plan
 from gitops_edge.plan.planner import make_plan
-from gitops_edge.reconcile import reconcile
+from gitops_edge.reconcile import Summary, reconcile
 from gitops_edge.record import after_run, keep, loads
 from gitops_edge.render.context import placement
-from gitops_edge.specs.fleet import Identity
 from gitops_edge.specs.repo import RepoSpec, SiteCache, index_repo, load_repo, load_sites
 
 log = structlog.get_logger()
@@ -271,7 +270,7 @@ class Controller:
                     index=index,
                 )
             plan = summary.plan
-            self._keep_record(plan, result, index.settings_digest, summary.identities)
+            self._keep_record(summary, result, index.settings_digest)
             if holds is not None:
                 repo = load_repo(root, cache=self.site_cache)
             else:
@@ -279,9 +278,7 @@ class Controller:
                 repo = load_sites(index, [d for d in index.dirs if d.id in wanted])
         return repo, plan, result, revision, live, holds
 
-    def _keep_record(
-        self, plan: Plan, result: EmitResult, settings: str, identities: Iterable[Identity]
-    ) -> None:
+    def _keep_record(self, summary: Summary, result: EmitResult, settings: str) -> None:
         """After a full resync: the sink's record of the commit it was brought to.
 
         What a restarted daemon (:meth:`start_keys`) and a one-shot ``apply`` start from.
@@ -290,10 +287,17 @@ class Controller:
         be written is logged, never a failed reconcile (the next start is a full run).
         """
         keeper = recording(self.sink)
+        plan = summary.plan
         if keeper is None or plan.refused or (self.may_write is not None and not self.may_write()):
             return
         record = after_run(
-            plan, result, scope="full", settings=settings, identities=identities, previous=None
+            plan,
+            result,
+            scope="full",
+            settings=settings,
+            identities=summary.identities,
+            standing=summary.standing,
+            previous=None,
         )
         try:
             note = keep(keeper, record)

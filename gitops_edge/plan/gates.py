@@ -5,21 +5,20 @@ from __future__ import annotations
 from gitops_edge.live.inventory import EdgeNode, format_time, nodes_for_site
 from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import Gate
+from gitops_edge.plan.standing import Standing
 from gitops_edge.render.meta import SITE as SITE_LABEL
-from gitops_edge.specs.sites import Site
 
 
-def edge_gate(site: Site, live: LiveState) -> tuple[Gate, str, list[EdgeNode]]:
+def edge_gate(site: Standing, live: LiveState) -> tuple[Gate, str, list[EdgeNode]]:
     """``ready``, ``deferred`` (node absent or offline: say which and since when) or ``blocked`` (arch)."""
-    assert site.spec is not None
     if not live.has_nodes:
         return "ready", "", []
-    edge = site.spec.spec.edge
+    name = site.node_name or None
     # The arch is checked below, not matched: a wrong-arch node is "blocked", not "absent".
-    selector = None if edge.nodeName else dict(edge.nodeSelector or {SITE_LABEL: site.id})
-    nodes = nodes_for_site(live.nodes, node_selector=selector, node_name=edge.nodeName)
+    selector = None if name else dict(site.node_selector or {SITE_LABEL: site.site})
+    nodes = nodes_for_site(live.nodes, node_selector=selector, node_name=name)
     if not nodes:
-        target = f"nodeName {edge.nodeName}" if edge.nodeName else f"nodeSelector {selector}"
+        target = f"nodeName {name}" if name else f"nodeSelector {selector}"
         return "deferred", f"no edge node matches {target}", []
     online = [n for n in nodes if n.state == "online"]
     if not online:
@@ -28,7 +27,7 @@ def edge_gate(site: Site, live: LiveState) -> tuple[Gate, str, list[EdgeNode]]:
             since = f" since {format_time(n.since)}" if n.since else ""
             parts.append(f"edge node {n.name} {n.state}{since} ({n.reason})")
         return "deferred", "; ".join(parts), nodes
-    declared = site.spec.spec.edge.arch
+    declared = site.arch
     if declared:
         wrong = [n for n in online if n.arch and n.arch != declared]
         if wrong:

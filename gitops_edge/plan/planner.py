@@ -33,6 +33,7 @@ from gitops_edge.plan.model import (
     SitePlan,
     obj_key,
 )
+from gitops_edge.plan.standing import Standing, standing_of
 from gitops_edge.plan.waves import gate_waves
 from gitops_edge.render import meta
 from gitops_edge.render.context import RenderContext
@@ -66,6 +67,7 @@ def make_plan(
     fleet_clean: bool | None = None,
     hold_cleanup: CleanupHold | None = None,
     waves: bool = True,
+    standing: Mapping[str, Standing] | None = None,
 ) -> Plan:
     """Plan every site (or only ``sites``, for an incremental run) against ``live``.
 
@@ -78,6 +80,8 @@ def make_plan(
     :func:`gitops_edge.federation.unregistration.hold_for_unregistration`.
     ``waves`` False leaves wave gating to such a caller: a wave is held by sites of
     other chunks, so only the merged plan can be gated (:func:`gate_waves`).
+    ``standing``: of sites not in ``repo`` (an incremental run loads the sites it plans),
+    for the waves of a live source that reports outcomes (:mod:`gitops_edge.plan.standing`).
     """
     wanted = None if sites is None else set(sites)
     result = rendered or render_repo(repo, revision=revision, sites=wanted)
@@ -131,7 +135,13 @@ def make_plan(
         plans = [hold_for_unregistration(sp, hold_cleanup) for sp in plans]
     context: list[SitePlan] = []
     if wanted is not None and feedback:
-        context = [_observed(s, live) for s in repo.sites if s.id not in wanted]
+        loaded = {s.id for s in repo.sites}
+        context = [_observed(s.id, standing_of(s), live) for s in repo.sites if s.id not in wanted]
+        context += [
+            _observed(sid, st, live)
+            for sid, st in sorted((standing or {}).items())
+            if sid not in wanted and sid not in loaded
+        ]
     gated, current = gate_waves(
         plans + context,
         max_failures=repo.settings.spec.rollout.maxFailures,
@@ -157,30 +167,29 @@ def guard_deletions(plan: Plan, limit: int) -> Plan:
     return plan
 
 
-def _observed(site: Site, live: LiveState) -> SitePlan:
+def _observed(site_id: str, site: Standing | None, live: LiveState) -> SitePlan:
     """A site outside an incremental run, as waves see it: from live state, not rendered.
 
     Waves must see the whole fleet even when one commit plans one site; what the other
     sites would change is unknown here, so only their observed progress counts.
     """
-    if site.spec is None:
-        return SitePlan(site.id, 0, "invalid")
-    spec = site.spec.spec
-    if spec.suspend:
-        return SitePlan(site.id, spec.rollout.wave, "suspended")
+    if site is None:
+        return SitePlan(site_id, 0, "invalid")
+    if site.suspended:
+        return SitePlan(site_id, site.wave, "suspended")
     gate, _reason, _nodes = edge_gate(site, live)
-    objs = live.site_objects(site.id)
+    objs = live.site_objects(site_id)
     latest = lifecycle.latest_run(objs, assume_success=False, reports=live.run_reports)
     eggo_failed = latest is not None and latest.outcome == "failed"
-    eggo_ok = spec.eggo is None or (latest is not None and latest.outcome == "succeeded")
+    eggo_ok = not site.eggo or (latest is not None and latest.outcome == "succeeded")
     health = [app_status(o) for o in objs if o.get("kind") == "Application"]
     apps_failed = any(h == "Degraded" for _s, h in health)
-    apps_ok = len(health) >= len(spec.applications) and all(
+    apps_ok = len(health) >= site.applications and all(
         s == "Synced" and h == "Healthy" for s, h in health
     )
     done = bool(objs) and eggo_ok and apps_ok and not apps_failed
     done = done and _delivered(objs, live, _nodes)
-    return SitePlan(site.id, spec.rollout.wave, gate, done=done, failed=eggo_failed or apps_failed)
+    return SitePlan(site_id, site.wave, gate, done=done, failed=eggo_failed or apps_failed)
 
 
 def _delivered(objs: list[dict[str, Any]], live: LiveState, nodes: list[EdgeNode]) -> bool:
@@ -410,7 +419,9 @@ def _plan_site(
         history = set()  # a directory keeps only the newest run
     changes = _diff([*base, *eggo_objs], live_objs, keep=history)
     done, app_failed = _progress(live_objs, changes, step)
-    gate, reason, _nodes = edge_gate(site, live)
+    standing = standing_of(site)
+    assert standing is not None  # the site rendered, so its spec loaded
+    gate, reason, _nodes = edge_gate(standing, live)
     done = done and _delivered(live_objs, live, _nodes)
     if spec.suspend:
         gate, reason = "suspended", "spec.suspend is true: validated and reported, nothing emitted"

@@ -397,3 +397,72 @@ def test_a_hand_edit_inside_a_rendered_site_makes_the_next_apply_a_full_run_that
     assert _planned(report) == list(SITES)
     repaired = edited.read_bytes()  # as rendered (at the new commit: its revision stamp)
     assert b"targetRevision: main" in repaired and b"targetRevision: hand" not in repaired
+
+
+def test_into_the_cluster_waves_gate_a_one_site_commit_on_the_recorded_standing_of_the_rest(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    kube_api: KubeAPIServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The other sites' wave, edge node and counts come from the record, their progress
+    from the cluster: the waves hold as in a full run, and only the changed site loads."""
+    from gitops_edge.specs import repo as repo_module
+    from tests.plan.fleet import finish_jobs, heal_apps
+
+    repo = tmp_path / "ops"
+    for sid, wave in (("guangdong", 0), ("guangxi", 0), ("hunan", 1)):
+        write_site(repo, sid, province(sid, rollout={"wave": wave}))
+        add_edge_node(kube_api, f"{sid}-edge-01", sid)
+    git_init_commit(repo)
+    kubeconfig = str(kube_api.kubeconfig(tmp_path / "kubeconfig"))
+
+    def apply() -> dict[str, Any]:
+        return _applied(capsys, repo, "--emit", "kube", "--kubeconfig", kubeconfig, "--record-namespace", "ops")
+
+    def gates(report: dict[str, Any]) -> dict[str, str]:
+        return {s["site"]: s["gate"] for s in report["sites"]}
+
+    def settle(*sites: str) -> None:
+        for sid in sites:
+            finish_jobs(kube_api, f"edge-{sid}")
+            heal_apps(kube_api, f"edge-{sid}")
+
+    assert gates(apply())["hunan"] == "waiting"  # wave 0 is not done yet
+    settle("guangdong", "guangxi")
+    assert gates(apply()) == {"hunan": "ready"}  # left waiting: planned again, now it goes
+    settle("hunan")
+    record = loads(record_data(kube_api.store.get("v1", "ConfigMap", KUBE_RECORD, "ops")))
+    assert record is not None and not record.pending
+    assert {sid: st.wave for sid, st in record.standing.items()} == {"guangdong": 0, "guangxi": 0, "hunan": 1}
+
+    validated: list[str] = []
+    real = repo_module.validate_site
+
+    def counting(d: Any, *args: Any, **kwargs: Any) -> Any:
+        validated.append(d.id)
+        return real(d, *args, **kwargs)
+
+    monkeypatch.setattr(repo_module, "validate_site", counting)
+    # an Application of wave 0 stops being healthy, then a commit touches wave 1
+    (app,) = kube_api.store.list("argoproj.io/v1alpha1", "Application", "edge-guangxi")
+    kube_api.store.touch(
+        "argoproj.io/v1alpha1", "Application", app["metadata"]["name"], "edge-guangxi",
+        patch={"status": {"sync": {"status": "OutOfSync"}, "health": {"status": "Progressing"}}},
+    )  # fmt: skip
+    doc = province("hunan", rollout={"wave": 1})
+    doc["spec"]["applications"][0]["source"]["targetRevision"] = "v2"
+    write_site(repo, "hunan", doc)
+    _commit(repo)
+    held = apply()
+    assert "incremental: 1 of 3 sites changed" in held["emit"]["note"]
+    assert validated == ["hunan"]  # the others' standing is the record's
+    (site,) = held["sites"]
+    assert site["gate"] == "waiting" and "waiting for wave 0: 1/2" in site["reason"], site
+    (live_app,) = kube_api.store.list("argoproj.io/v1alpha1", "Application", "edge-hunan")
+    assert live_app["spec"]["source"]["targetRevision"] == "main"  # held back, not written
+    heal_apps(kube_api, "edge-guangxi")
+    validated.clear()
+    assert gates(apply()) == {"hunan": "ready"} and validated == ["hunan"]
+    (live_app,) = kube_api.store.list("argoproj.io/v1alpha1", "Application", "edge-hunan")
+    assert live_app["spec"]["source"]["targetRevision"] == "v2"
