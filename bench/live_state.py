@@ -37,10 +37,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gitops_edge.live import resources as r
+from gitops_edge.live.cache import LiveCache
 from gitops_edge.live.client import RetryPolicy
 from gitops_edge.live.connect import connect
 from gitops_edge.live.inventory import EDGE_ROLE_LABEL, LEASE_NAMESPACE, build_inventory
-from gitops_edge.live.snapshot import LiveCache
 from tests.live.objects import lease, micro, node
 
 PAGE = 500

@@ -337,10 +337,10 @@ def phase_live(ctx: dict[str, Any]) -> dict[str, Any]:
     from datetime import UTC, datetime, timedelta
 
     from bench import live_state as ls
+    from gitops_edge.live.cache import LiveCache
     from gitops_edge.live.client import RetryPolicy
     from gitops_edge.live.connect import connect
     from gitops_edge.live.inventory import EDGE_ROLE_LABEL, LEASE_NAMESPACE, build_inventory
-    from gitops_edge.live.snapshot import LiveCache
     from tests.live.objects import micro
 
     nodes = ctx["nodes"]

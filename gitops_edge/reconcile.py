@@ -181,7 +181,7 @@ def _named(
     standing: Mapping[str, Standing],
 ) -> tuple[Summary, EmitResult]:
     """Plan and emit only ``wanted``, loading only them (and, with ``expand``, their clashes)."""
-    live = sink.read_live() if live is None else live
+    live = sink.read_live(sites=wanted) if live is None else live
     ids = index.ids
     known = known or {}
     removes = any(sid not in ids for sid in wanted if sid in live.objects)

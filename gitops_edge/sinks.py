@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import zlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,10 +141,12 @@ class KubeLive:
     def emit(self, plan: Plan) -> EmitResult:
         return self.sink.emit(plan)
 
-    def read_live(self, *, now: datetime | None = None) -> LiveState:
+    def read_live(
+        self, *, now: datetime | None = None, sites: Collection[str] | None = None
+    ) -> LiveState:
         from gitops_edge.live.snapshot import read_live
 
-        return read_live(self.kube, now=now)
+        return read_live(self.kube, now=now, sites=sites)
 
     def recover(self) -> list[str]:
         return self.sink.recover()

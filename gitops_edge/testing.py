@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import subprocess
 import zlib
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,9 @@ class MemorySink:
     def describe(self) -> str:
         return self.name
 
-    def read_live(self, *, now: datetime | None = None) -> LiveState:
+    def read_live(
+        self, *, now: datetime | None = None, sites: Collection[str] | None = None
+    ) -> LiveState:
         return LiveState(
             observed_at=now or self.now,
             objects=copy.deepcopy(self.objects),

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         # federation: no eggo cleanup of a site still registered with Karmada
         holds = None
         if kube is not None:  # the cluster's sink: Karmada's registrations are next to it
-            from gitops_edge.federation.loop import one_shot_holds  # talks to Karmada
+            from gitops_edge.federation.holds import one_shot_holds  # talks to Karmada
 
             holds = one_shot_holds(kube, root)
         with Progress("apply", quiet=args.quiet) as progress:

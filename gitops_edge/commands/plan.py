@@ -42,7 +42,7 @@ from gitops_edge.source.revision import describe_revision
 from gitops_edge.specs.repo import RepoSpec, load_repo
 
 if TYPE_CHECKING:  # federation talks to clusters: loaded by the functions that connect
-    from gitops_edge.federation.loop import CleanupHolds
+    from gitops_edge.federation.holds import CleanupHolds
     from gitops_edge.federation.sections import Section
 
 
@@ -154,7 +154,7 @@ def cleanup_holds(args: argparse.Namespace, root: Path) -> CleanupHolds | None:
     """Federation's veto on eggo cleanups, as the daemon and apply use it (cluster only)."""
     if not wants_cluster(args):
         return None
-    from gitops_edge.federation.loop import CleanupHolds, one_shot_holds
+    from gitops_edge.federation.holds import CleanupHolds, one_shot_holds
 
     try:
         return one_shot_holds(kube_from_args(args, retry=CLI_RETRY), root)

@@ -200,7 +200,7 @@ def _once(
     args: argparse.Namespace, root: Path, flt: Filter, kube: KubeClient, *, clear: bool = False
 ) -> int:
     """Read the repo and the API once and print the report; 1 when the API cannot be read."""
-    from gitops_edge.federation.loop import one_shot_holds
+    from gitops_edge.federation.holds import one_shot_holds
     from gitops_edge.federation.sections import status_section
     from gitops_edge.live.snapshot import read_live
 

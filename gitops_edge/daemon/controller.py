@@ -50,11 +50,13 @@ from gitops_edge.emit.gitsink import GitSinkError
 from gitops_edge.emit.kubesink import Fenced, OwnWrites
 from gitops_edge.emit.protocol import Sink, add_notes, capability_notes, recording
 from gitops_edge.emit.result import EmitResult
-from gitops_edge.federation.loop import CleanupHolds, FederationLoop
+from gitops_edge.federation.holds import CleanupHolds
+from gitops_edge.federation.loop import FederationLoop
 from gitops_edge.incremental import full_run, plan_scope
+from gitops_edge.live.cache import LiveCache
 from gitops_edge.live.client import KubeError
 from gitops_edge.live.progress import app_status, job_outcome
-from gitops_edge.live.snapshot import LiveCache, LiveState
+from gitops_edge.live.state import LiveState
 from gitops_edge.observe.metrics import Metrics
 from gitops_edge.plan.model import Plan
 from gitops_edge.plan.planner import make_plan
@@ -185,7 +187,9 @@ class Controller:
                 )
         except Fenced as exc:
             error = str(exc)
-            log.warning("reconcile stopped: not the leader any more", revision=revision, error=error)
+            log.warning(
+                "reconcile stopped: not the leader any more", revision=revision, error=error
+            )
             self._finish(Record(revision, keys, failed=keys, error=error), started, ok=False)
             return set(keys)
         except EXPECTED as exc:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
+from gitops_edge.live.cache import LiveCache
 from gitops_edge.live.inventory import LEASE_NAMESPACE, EdgeNode, edge_node, nodes_for_site, now_utc
-from gitops_edge.live.snapshot import LiveCache
 from gitops_edge.render.context import Placement
 
 

@@ -39,8 +39,8 @@ from gitops_edge.daemon.triggers import (
     webhook_handler,
 )
 from gitops_edge.emit.kubesink import OwnWrites
+from gitops_edge.live.cache import LiveCache
 from gitops_edge.live.client import KubeClient
-from gitops_edge.live.snapshot import LiveCache
 from gitops_edge.observe.metrics import Metrics
 from gitops_edge.sinks import SinkSpecError
 

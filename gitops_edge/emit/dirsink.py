@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,9 @@ class DirSink:
         with os.scandir(self.root) as it:
             return sorted(e.name for e in it if e.name.startswith(prefix))
 
-    def read_live(self, *, now: datetime | None = None) -> LiveState:
+    def read_live(
+        self, *, now: datetime | None = None, sites: Collection[str] | None = None
+    ) -> LiveState:
         """The last render on disk, as the planner's live state (no nodes, no run status)."""
         self.recover()
         return self.snapshot(now=now)

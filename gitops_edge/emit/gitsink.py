@@ -19,7 +19,7 @@ since has no note, so the next ``apply`` finds no record and runs in full.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -169,7 +169,9 @@ class GitSink:
             raise GitSinkError(f"{self.describe()}: the record of this run: {exc}") from None
         return ""
 
-    def read_live(self, *, now: datetime | None = None) -> LiveState:
+    def read_live(
+        self, *, now: datetime | None = None, sites: Collection[str] | None = None
+    ) -> LiveState:
         self._sync()
         return self._tree.read_live(now=now)
 

@@ -33,7 +33,7 @@ contract in ``pyproject.toml``): they share only this protocol and the one site 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, cast, runtime_checkable
@@ -81,7 +81,16 @@ class Sink(Protocol):
 
     def describe(self) -> str: ...
 
-    def read_live(self, *, now: datetime | None = None) -> LiveState: ...
+    def read_live(
+        self, *, now: datetime | None = None, sites: Collection[str] | None = None
+    ) -> LiveState:
+        """What the sink holds, as live state; ``sites``: the sites the caller plans.
+
+        A sink that lists what it holds may list only ``sites`` up front and the rest
+        on first use (:func:`gitops_edge.live.snapshot.read_live`); one whose reads are
+        lazy already (the file sinks) ignores it.
+        """
+        ...
 
     def emit(self, plan: Plan) -> EmitResult: ...
 

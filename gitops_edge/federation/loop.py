@@ -27,25 +27,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import structlog
 
 from gitops_edge.daemon.queue import ALL
 from gitops_edge.federation.documents import FederationDocs, load_federation
+from gitops_edge.federation.holds import CleanupHolds
 from gitops_edge.federation.karmada import (
     client_from_kubeconfig,
     kubeconfig_from_secret,
     reconcile_unregistration,
-    registered,
 )
 from gitops_edge.federation.labels import federated
 from gitops_edge.federation.overview import FederationReport, federation_pass
 from gitops_edge.federation.registration import FEDERATION_LABEL
-from gitops_edge.federation.unregistration import Unregistration, cleanup_hold
+from gitops_edge.federation.unregistration import Unregistration
 from gitops_edge.federation.view import KarmadaView
 from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
 from gitops_edge.live.inventory import now_utc
@@ -54,59 +53,9 @@ from gitops_edge.plan.eggo_lifecycle import eggo_runs
 from gitops_edge.plan.model import Plan
 from gitops_edge.problems import Problem
 from gitops_edge.render import meta
-from gitops_edge.specs.repo import RepoSpec, load_settings
+from gitops_edge.specs.repo import RepoSpec
 
 log = structlog.get_logger()
-
-
-@dataclass
-class CleanupHolds:
-    """One reconcile's ``hold_cleanup`` veto; remembers the sites it held."""
-
-    reason_unknown: str = ""
-    """Non-empty: karmada-apiserver could not be read; every cleanup waits, for this."""
-    view: KarmadaView | None = None
-    lookup: Callable[[str], dict[str, Any] | None] | None = None
-    """Without a view (``gitops-edge apply``): the site's Cluster, read when asked."""
-    held: list[str] = field(default_factory=list)
-
-    def __call__(self, site: str) -> str | None:
-        reason: str | None = None
-        if not self.reason_unknown:
-            try:
-                if self.view is not None:
-                    reason = cleanup_hold(site, self.view.cluster(site))
-                elif self.lookup is not None:
-                    reason = cleanup_hold(site, self.lookup(site))
-            except KubeError as exc:
-                self.reason_unknown = f"karmada-apiserver cannot be read ({exc})"
-        if self.reason_unknown:
-            reason = (
-                f"eggo cleanup of site {site} waits: {self.reason_unknown}, so gitops-edge "
-                "cannot tell whether it is still registered with Karmada"
-            )
-        if reason is not None and site not in self.held:
-            self.held.append(site)
-        return reason
-
-
-def one_shot_holds(central: KubeClient, root: Path) -> CleanupHolds | None:
-    """The cleanup veto for one ``gitops-edge apply`` (no daemon, no view): GETs per site.
-
-    None when the repo's settings do not enable federation (or cannot be read: then
-    the run plans nothing destructive anyway). The cleanup of a site still registered
-    with Karmada waits; ``gitops-edge federation --apply`` or the daemon unregisters it.
-    """
-    settings, _problems, _digest = load_settings(root)
-    if settings is None or not settings.spec.federation.karmada.enabled:
-        return None
-    try:
-        karmada = client_from_kubeconfig(
-            kubeconfig_from_secret(central, settings.spec.federation.karmada)
-        )
-    except KubeError as exc:
-        return CleanupHolds(reason_unknown=f"karmada-apiserver cannot be read ({exc})")
-    return CleanupHolds(lookup=lambda site: registered(karmada, site))
 
 
 @dataclass

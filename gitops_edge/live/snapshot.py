@@ -1,27 +1,26 @@
 """Building a LiveState (:mod:`gitops_edge.live.state`) from the central API.
 
 The planner and ``status`` take a LiveState, never a client: ``read_live`` builds one
-with a round of paginated lists (CLI use), and :class:`LiveCache` builds one from
-informers without any list call (daemon use).
+with a round of paginated lists (CLI use), and :class:`~gitops_edge.live.cache.LiveCache`
+builds one from informers without any list call (daemon use).
+
+A one-shot run that plans a few sites (``apply`` after a one-site commit) lists only
+their objects up front (``read_live(sites=...)``): at 3 000 sites the fleet-wide lists
+are most of such a run. The rest of the fleet is still there for whatever needs it:
+the first question about a site outside the run (a join checking which site's live
+cluster holds the machine, waves reading an earlier wave) lists the whole fleet
+once (:class:`SitesOnDemand`), so a partial read can make a run slower, never wrong.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from gitops_edge.live import resources as r
-from gitops_edge.live.client import KubeClient, KubeError, RetryPolicy
+from gitops_edge.live.client import KubeClient, KubeError
 from gitops_edge.live.delivery import index_object_syncs
-from gitops_edge.live.informer import (
-    Informer,
-    slim_lease,
-    slim_node,
-    strip_managed_fields,
-)
 from gitops_edge.live.inventory import (
     DEFAULT_GRACE,
     EDGE_ROLE_LABEL,
@@ -34,11 +33,12 @@ from gitops_edge.live.state import (
     EGGO_POD_SELECTOR,
     MANAGED_BY,
     SITE_LABEL,
-    LazySites,
     LiveState,
     group_by_site,
-    unpack,
 )
+
+SELECT_AT_MOST = 64
+"""Sites a partial read names in its label selector; a larger run lists the fleet."""
 
 
 def list_if_served(kube: KubeClient, res: r.Resource, **kw: Any) -> list[dict[str, Any]]:
@@ -59,17 +59,34 @@ def read_live(
     grace: timedelta = DEFAULT_GRACE,
     managed: Iterable[r.Resource] = r.MANAGED,
     with_syncs: bool = True,
+    sites: Collection[str] | None = None,
 ) -> LiveState:
     """One round of paginated lists (used by ``plan``, ``apply`` and ``status``).
 
+    ``sites``: the sites the caller plans; their objects are listed up front and the
+    rest of the fleet's on first use (see the module doc). Edge nodes, their leases,
+    eggo's run Pods and the ObjectSync acks are listed fleet-wide either way: the
+    edge gate matches nodes by any selector, and none but the Pods carry a site label.
     Kinds the cluster does not serve (Argo CD or eggo CRDs not installed) read as
     empty; any other failure is a :class:`KubeError` for the caller to report.
     """
     nodes, _ = kube.list(r.NODES, label_selector=EDGE_ROLE_LABEL)
     leases, _ = kube.list(r.LEASES, namespace=LEASE_NAMESPACE)
-    objs: list[dict[str, Any]] = []
-    for res in managed:
-        objs.extend(list_if_served(kube, res, label_selector=MANAGED_BY))
+    kinds = tuple(managed)
+
+    def managed_objects(selector: str) -> dict[str, list[dict[str, Any]]]:
+        objs: list[dict[str, Any]] = []
+        for res in kinds:
+            objs.extend(list_if_served(kube, res, label_selector=selector))
+        return group_by_site(objs)
+
+    scope = None if sites is None or len(set(sites)) > SELECT_AT_MOST else frozenset(sites)
+    objects: dict[str, list[dict[str, Any]]]
+    if scope is None:
+        objects = managed_objects(MANAGED_BY)
+    else:
+        named = f"{MANAGED_BY},{SITE_LABEL} in ({','.join(sorted(scope))})"
+        objects = SitesOnDemand(scope, managed_objects(named), lambda: managed_objects(MANAGED_BY))
     pods = list_if_served(kube, r.PODS, label_selector=EGGO_POD_SELECTOR)
     syncs: dict[str, str] = {}
     if with_syncs:
@@ -79,152 +96,95 @@ def read_live(
     return LiveState(
         observed_at=at,
         nodes=build_inventory(nodes, lease_by_node, now=at, grace=grace),
-        objects=group_by_site(objs),
+        objects=objects,
         syncs=syncs,
         run_reports=run_reports(pods),
+        scope=scope,
     )
 
 
-def _both(
-    first: Callable[[str, dict[str, Any]], None] | None,
-    second: Callable[[str, dict[str, Any]], None] | None,
-) -> Callable[[str, dict[str, Any]], None] | None:
-    """One event handler calling both (either may be None)."""
-    if first is None or second is None:
-        return first or second
+class SitesOnDemand(dict[str, list[dict[str, Any]]]):
+    """Site id -> its live objects: ``scope``'s read up front, the fleet's on first use.
 
-    def handler(kind: str, obj: dict[str, Any]) -> None:
-        second(kind, obj)
-        first(kind, obj)
-
-    return handler
-
-
-class PackedSites(LazySites):
-    """Site id -> its live objects, unpacked from the informers' compressed copies when
-    asked for (a fresh copy on every access: a caller may change it)."""
-
-    def __init__(self, packed: dict[str, list[bytes]]) -> None:
-        super().__init__(packed)
-        self.packed = packed
-
-    def _read(self, site_id: str) -> list[dict[str, Any]]:
-        return [unpack(b) for b in self.packed.get(site_id, ())]
-
-    def __repr__(self) -> str:
-        return f"PackedSites({list(self)!r})"
-
-
-class LiveCache:
-    """Informers over everything :func:`read_live` lists; ``state()`` costs no API call.
-
-    After the initial lists, the cache is kept current by watches alone: a daemon
-    asking for ``state()`` on every reconcile costs the API server nothing.
+    Asking for a site outside ``scope``, or for the keys, lists the whole fleet once
+    (``read_fleet``); the sites of ``scope`` keep their first read, so what a run has
+    already planned against does not change under it.
     """
 
     def __init__(
         self,
-        kube: KubeClient,
-        *,
-        grace: timedelta = DEFAULT_GRACE,
-        managed: Iterable[r.Resource] = r.MANAGED,
-        on_node_event: Callable[[str, dict[str, Any]], None] | None = None,
-        on_progress: Callable[[str, dict[str, Any]], None] | None = None,
-        on_managed: Callable[[str, dict[str, Any]], None] | None = None,
-        with_syncs: bool = True,
-        backoff: RetryPolicy | None = None,
-        watch_timeout: int = 300,
+        scope: frozenset[str],
+        selected: dict[str, list[dict[str, Any]]],
+        read_fleet: Callable[[], dict[str, list[dict[str, Any]]]],
     ) -> None:
-        self.grace = grace
-        opts: dict[str, Any] = {
-            "backoff": backoff,
-            "watch_timeout": watch_timeout,
-            "transform": strip_managed_fields,
-        }
-        self.nodes = Informer(
-            kube,
-            r.NODES,
-            label_selector=EDGE_ROLE_LABEL,
-            on_event=on_node_event,
-            **{**opts, "transform": slim_node},
-        )
-        self.leases = Informer(
-            kube,
-            r.LEASES,
-            namespace=LEASE_NAMESPACE,
-            on_event=on_node_event,
-            **{**opts, "transform": slim_lease},
-        )
-        # Jobs and Applications report run progress, which rollout waves wait on.
-        # the bulk of what the cluster holds (9 objects a site): kept packed
-        self.managed = [
-            Informer(
-                kube,
-                res,
-                label_selector=MANAGED_BY,
-                on_event=_both(
-                    on_progress if res in (r.JOBS, r.APPLICATIONS) else None, on_managed
-                ),
-                packed=True,
-                **opts,
-            )
-            for res in managed
-        ]
-        # eggo's summary arrives on the run's Pod when it terminates: a progress event too.
-        self.pods = Informer(
-            kube, r.PODS, label_selector=EGGO_POD_SELECTOR, on_event=on_progress, **opts
-        )
-        # an edge acknowledging an object (an ObjectSync) may complete a wave, too
-        self.syncs = (
-            Informer(kube, r.OBJECTSYNCS, on_event=on_progress, **opts) if with_syncs else None
-        )
-        self._stop = threading.Event()
+        super().__init__(selected)
+        self.scope = scope
+        self._read_fleet: Callable[[], dict[str, list[dict[str, Any]]]] | None = read_fleet
 
     @property
-    def informers(self) -> list[Informer]:
-        extra = [self.syncs] if self.syncs is not None else []
-        return [self.nodes, self.leases, *self.managed, self.pods, *extra]
+    def whole(self) -> bool:
+        """True once the whole fleet has been read."""
+        return self._read_fleet is None
 
-    def start(self) -> None:
-        for inf in self.informers:
-            inf.start(self._stop)
+    def _fill(self) -> None:
+        read, self._read_fleet = self._read_fleet, None
+        if read is not None:
+            for site, objs in read().items():
+                if site not in self.scope:
+                    dict.__setitem__(self, site, objs)
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Stop every informer: end their watch requests now rather than at timeout."""
-        self._stop.set()
-        for inf in self.informers:
-            inf.interrupt()
-        deadline = time.monotonic() + timeout  # one budget for all: a list may be mid-flight
-        for inf in self.informers:
-            inf.join(max(0.0, deadline - time.monotonic()))
+    def _for(self, site: object) -> None:
+        if site not in self.scope:
+            self._fill()
 
-    def wait_synced(self, timeout: float = 60.0) -> bool:
-        return all(inf.wait_synced(timeout) for inf in self.informers)
+    def __getitem__(self, site: str) -> list[dict[str, Any]]:
+        self._for(site)
+        return dict.__getitem__(self, site)
 
-    def list_calls(self) -> int:
-        return sum(inf.lists for inf in self.informers)
+    def __contains__(self, site: object) -> bool:
+        self._for(site)
+        return dict.__contains__(self, site)
 
-    def state(self, *, now: datetime | None = None) -> LiveState:
-        at = now or now_utc()
-        leases = {lease["metadata"]["name"]: lease for lease in self.leases.items()}
-        packed: dict[str, list[bytes]] = {}
-        for inf in self.managed:
-            for site, blobs in inf.by_site().items():
-                packed.setdefault(site, []).extend(blobs)
-        return LiveState(
-            observed_at=at,
-            nodes=build_inventory(self.nodes.items(), leases, now=at, grace=self.grace),
-            objects=PackedSites(packed),
-            syncs=index_object_syncs(self.syncs.items()) if self.syncs is not None else {},
-            run_reports=run_reports(self.pods.items()),
-        )
+    def get(self, site: str, default: Any = None) -> Any:
+        self._for(site)
+        return dict.get(self, site, default)
+
+    def __iter__(self) -> Iterator[str]:
+        self._fill()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._fill()
+        return dict.__len__(self)
+
+    def keys(self) -> Any:
+        self._fill()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self._fill()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._fill()
+        return dict.items(self)
+
+    def copy(self) -> dict[str, list[dict[str, Any]]]:
+        self._fill()
+        return dict(dict.items(self))
+
+    def __eq__(self, other: object) -> bool:
+        self._fill()
+        return dict.__eq__(self, other)
+
+    __hash__ = None
 
 
 __all__ = [
     "MANAGED_BY",
     "SITE_LABEL",
-    "LiveCache",
     "LiveState",
+    "SitesOnDemand",
     "group_by_site",
     "list_if_served",
     "read_live",

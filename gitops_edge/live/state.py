@@ -36,6 +36,11 @@ class LiveState:
     run_reports: dict[str, str] = field(default_factory=dict)
     """eggo's own summary per run, ``<namespace>/<job>`` -> the eggo container's
     termination message (see :func:`gitops_edge.live.progress.run_reports`)."""
+    scope: frozenset[str] | None = None
+    """The sites whose objects were read up front, None for the whole fleet: the rest
+    are read on first use (:class:`gitops_edge.live.snapshot.SitesOnDemand`), so a
+    reader that can do without them (waves, :func:`gitops_edge.plan.planner.make_plan`)
+    should not ask."""
 
     def site_objects(self, site_id: str) -> list[dict[str, Any]]:
         return self.objects.get(site_id, [])
@@ -53,7 +58,7 @@ class LazySites(dict[str, list[dict[str, Any]]]):
     so a planner going through 10 000 sites one at a time holds one site's objects at
     a time. Subclasses say where a site's objects come from: the files of a render
     (:class:`gitops_edge.emit.dirsink.SitesOnDisk`) or the informers' compressed cache
-    (:class:`gitops_edge.live.snapshot.PackedSites`).
+    (:class:`gitops_edge.live.cache.PackedSites`).
     """
 
     def __init__(self, names: Iterable[str]) -> None:
@@ -150,7 +155,7 @@ def pack(obj: dict[str, Any]) -> bytes:
     As Python dicts an applied object costs several times its JSON; 90 000 of them (a
     10 000-site fleet) would be most of the daemon's memory. Packed, the informers and
     the record of the daemon's own writes hold bytes, and a reconcile unpacks one site
-    at a time (:class:`~gitops_edge.live.snapshot.PackedSites`).
+    at a time (:class:`~gitops_edge.live.cache.PackedSites`).
     """
     data = json.dumps(obj, separators=(",", ":")).encode()
     return DICTIONARIES.pack(str(obj.get("kind") or ""), data)

@@ -124,8 +124,9 @@ def make_plan(
     if fleet is None:
         fleet = [i for i in map(identity_of, repo.sites) if i is not None]
     known = {s.id for s in repo.sites} | {i.site for i in fleet}
-    gone = set(live.objects) - known
-    for site_id in sorted(gone if wanted is None else gone & wanted):
+    # a run of named sites asks only about them (a partial live read has only them)
+    live_sites = live.objects if wanted is None else [s for s in wanted if s in live.objects]
+    for site_id in sorted(set(live_sites) - known):
         plans.append(
             _plan_removed(
                 site_id, live, feedback, fleet=fleet, clean=fleet_clean and not repo_problems
@@ -134,14 +135,24 @@ def make_plan(
     if hold_cleanup is not None:
         plans = [hold_for_unregistration(sp, hold_cleanup) for sp in plans]
     context: list[SitePlan] = []
+    notes: tuple[str, ...] = ()
     if wanted is not None and feedback:
-        loaded = {s.id for s in repo.sites}
-        context = [_observed(s.id, standing_of(s), live) for s in repo.sites if s.id not in wanted]
-        context += [
-            _observed(sid, st, live)
-            for sid, st in sorted((standing or {}).items())
-            if sid not in wanted and sid not in loaded
-        ]
+        others = [(s.id, standing_of(s)) for s in repo.sites if s.id not in wanted]
+        skip = wanted | {s.id for s in repo.sites}
+        others += [(sid, st) for sid, st in sorted((standing or {}).items()) if sid not in skip]
+        if live.scope is not None and plans:
+            # only earlier waves gate these sites: read no more of the fleet than them
+            # (an invalid site counts as failed in wave 0: it is kept, and reads nothing)
+            top = max(sp.wave for sp in plans)
+            earlier = [(sid, st) for sid, st in others if (st.wave if st else 0) < top]
+            if len(earlier) < len(others):
+                notes = (
+                    f"waves read before wave {top}, the last this run plans: the sites "
+                    f"of wave {top} and later it does not plan were not read, "
+                    "so the wave in progress may be a later one",
+                )
+            others = earlier
+        context = [_observed(sid, st, live) for sid, st in others]
     gated, current = gate_waves(
         plans + context,
         max_failures=repo.settings.spec.rollout.maxFailures,
@@ -153,6 +164,7 @@ def make_plan(
         tuple(plans),
         current_wave=current,
         problems=tuple(str(p) for p in repo_problems),
+        notes=notes,
     )
     return guard_deletions(plan, repo.settings.spec.prune.maxDeletions)
 

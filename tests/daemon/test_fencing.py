@@ -152,7 +152,7 @@ def test_own_writes_go_as_soon_as_the_informers_show_them(
 ) -> None:
     """The live cache's watch events drop the entries they catch up with: a full resync
     does not keep a second copy of everything it wrote until the next plan."""
-    from gitops_edge.live.snapshot import LiveCache
+    from gitops_edge.live.cache import LiveCache
 
     write_site(tmp_path, "gd", province("gd"))
     add_edge_node(kube_api, "gd-edge-01", "gd")

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from gitops_edge.live import resources as r
+from gitops_edge.live.cache import LiveCache, PackedSites
 from gitops_edge.live.client import KubeClient, RetryPolicy
 from gitops_edge.live.connect import connect
 from gitops_edge.live.informer import Informer
-from gitops_edge.live.snapshot import LiveCache, PackedSites
 from tests.kubeapi import KubeAPIServer
 from tests.live.objects import NOW, application, eggo_job, lease, micro, node, object_sync
 

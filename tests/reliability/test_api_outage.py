@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from gitops_edge.live.cache import LiveCache
 from gitops_edge.live.client import RetryPolicy
 from gitops_edge.live.connect import connect
-from gitops_edge.live.snapshot import LiveCache
 from tests.daemon.harness import wait_for
 from tests.kubeapi.server import KubeAPIServer
 from tests.live.objects import node

@@ -7,7 +7,7 @@ The scenarios cover every code path that talks to the central API:
   (updates), ``apply`` after a site directory was removed (prune), once with eggo in
   ``job`` mode and once in ``operator`` mode so every kind gitops-edge emits is
   created, updated or deleted at least once;
-* the daemon's informers (:class:`~gitops_edge.live.snapshot.LiveCache` start/stop:
+* the daemon's informers (:class:`~gitops_edge.live.cache.LiveCache` start/stop:
   list + watch of everything ``read_live`` lists);
 * one reconcile by the daemon itself (``Runner.once`` with ``--emit kube``), when the
   daemon exists;
@@ -38,9 +38,9 @@ from typing import Any
 import yaml
 
 from gitops_edge.cli import main
+from gitops_edge.live.cache import LiveCache
 from gitops_edge.live.connect import connect
 from gitops_edge.live.resources import resource_for
-from gitops_edge.live.snapshot import LiveCache
 from tests.builders import province, write_settings, write_site
 from tests.kubeapi.requestlog import RequestRecord
 from tests.kubeapi.server import KubeAPIServer

@@ -1,0 +1,109 @@
+"""A run of a few sites reads only their live objects, and asks for the fleet when it must.
+
+``read_live(sites=...)`` (:class:`gitops_edge.live.snapshot.SitesOnDemand`) lists the
+named sites' objects up front; waves read only the waves before the run's, and a
+join's fleet-wide check of the machine lists the whole fleet. The plans must be the
+ones a full read gives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gitops_edge.labels import MANAGED_SELECTOR
+from gitops_edge.live.client import KubeClient
+from gitops_edge.live.snapshot import SELECT_AT_MOST, read_live
+from gitops_edge.plan.planner import make_plan
+from gitops_edge.specs.repo import load_repo
+from tests.builders import eggo_spec, write_site
+from tests.kubeapi.server import KubeAPIServer
+from tests.plan.fleet import site_plan
+from tests.plan.test_safety import W2, change_hb, fleet, gd_eggo, gd_with
+
+__all__ = ["fleet"]  # the fixture: gd (wave 1) and hb (wave 2), both converged
+
+pytestmark = pytest.mark.kubeapi
+
+
+def fleet_lists(kube_api: KubeAPIServer) -> int:
+    """List requests over every managed object (no site in the selector)."""
+    return sum(
+        1
+        for r in kube_api.requests.records
+        if r.method == "GET" and r.query.get("labelSelector") == MANAGED_SELECTOR
+    )
+
+
+def test_a_named_site_is_read_alone_and_the_rest_once_on_first_use(
+    fleet: Path, kube: KubeClient, kube_api: KubeAPIServer
+) -> None:
+    full = read_live(kube)
+    kube_api.requests.clear()
+    live = read_live(kube, sites={"hb"})
+    assert live.scope == {"hb"}
+    assert live.site_objects("hb") == full.site_objects("hb")
+    assert "gitops-edge.io/site in (hb)" in str(
+        next(r.query for r in kube_api.requests.records if r.resource == "configmaps")
+    )
+    assert fleet_lists(kube_api) == 0
+    assert live.site_objects("gd") == full.site_objects("gd")  # outside the scope: the fleet
+    lists = fleet_lists(kube_api)
+    assert lists > 0
+    assert set(live.objects) == set(full.objects) and dict(live.objects.items()) == full.objects
+    assert fleet_lists(kube_api) == lists  # once
+
+
+def test_a_large_run_reads_the_whole_fleet(kube: KubeClient) -> None:
+    live = read_live(kube, sites={f"s{i}" for i in range(SELECT_AT_MOST + 1)})
+    assert live.scope is None
+
+
+def test_a_site_of_an_early_wave_reads_no_later_wave_and_says_so(
+    fleet: Path, kube: KubeClient, kube_api: KubeAPIServer
+) -> None:
+    gd = yaml.safe_load((fleet / "provinces/gd/cluster.yaml").read_text())
+    gd["spec"]["applications"][0]["source"]["targetRevision"] = "v2"
+    write_site(fleet, "gd", gd)
+    repo = load_repo(fleet)
+    full = make_plan(repo, read_live(kube), revision="r", sites={"gd"})
+    kube_api.requests.clear()
+    plan = make_plan(repo, read_live(kube, sites={"gd"}), revision="r", sites={"gd"})
+    assert fleet_lists(kube_api) == 0  # hb is of wave 2: not read
+    assert plan.sites == full.sites
+    assert any("waves read before wave 1" in n for n in plan.notes)
+    assert not full.notes
+
+
+def test_a_site_of_a_later_wave_is_gated_on_the_earlier_waves_as_with_a_full_read(
+    fleet: Path, kube: KubeClient, kube_api: KubeAPIServer
+) -> None:
+    change_hb(fleet)
+    # gd (wave 1) changes in the repo too, and is not planned: its live state gates hb
+    write_site(fleet, "gd", gd_with(eggo=gd_eggo(eggo_spec()["workers"])))
+    repo = load_repo(fleet)
+    kube_api.requests.clear()
+    plan = make_plan(repo, read_live(kube, sites={"hb"}), revision="r", sites={"hb"})
+    assert fleet_lists(kube_api) > 0  # the earlier wave was read
+    full = make_plan(repo, read_live(kube), revision="r", sites={"hb"})
+    assert plan.sites == full.sites and plan.current_wave == full.current_wave
+    assert site_plan(plan, "hb").gate == "ready"  # gd is done live
+
+
+def test_a_join_of_a_machine_another_site_holds_is_blocked_on_a_partial_read(
+    fleet: Path, kube: KubeClient, kube_api: KubeAPIServer
+) -> None:
+    hb = yaml.safe_load((fleet / "provinces/hb/cluster.yaml").read_text())
+    # hb's worker leaves hb's file for gd's: hb's live cluster still holds it
+    taken = {**hb["spec"]["eggo"]["workers"].pop(1), "name": "w9"}
+    write_site(fleet, "hb", hb)
+    write_site(fleet, "gd", gd_with(eggo=gd_eggo([*eggo_spec()["workers"], W2, taken])))
+    repo = load_repo(fleet)
+    kube_api.requests.clear()
+    plan = make_plan(repo, read_live(kube, sites={"gd"}), revision="r", sites={"gd"})
+    gd = site_plan(plan, "gd")
+    assert gd.gate == "blocked"
+    assert f"{taken['ip']} are in the live cluster of site hb" in gd.reason
+    assert fleet_lists(kube_api) > 0  # the join asked for the fleet
