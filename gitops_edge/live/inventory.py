@@ -10,10 +10,12 @@ when neither signal exists yet.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Self
+
+from gitops_edge.labels import SITE as SITE_LABEL
 
 EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 ARCH_LABEL = "kubernetes.io/arch"
@@ -121,6 +123,11 @@ class Inventory(dict[str, EdgeNode]):
             self._index = index
         return index
 
+    def candidates(self, selector: Mapping[str, str]) -> Iterable[EdgeNode]:
+        """Nodes that may match ``selector`` (non-empty): those with its rarest pair."""
+        index = self.label_index()
+        return min((index.get(pair, []) for pair in selector.items()), key=len)
+
     def __setitem__(self, key: str, value: EdgeNode) -> None:
         self._index = None
         super().__setitem__(key, value)
@@ -154,6 +161,85 @@ class Inventory(dict[str, EdgeNode]):
         return super().setdefault(key, default)
 
 
+class NodesOnDemand(Inventory):
+    """Edge nodes: those labelled for ``sites`` read up front, the fleet's on first use.
+
+    The edge nodes of the few sites a one-shot run plans are the nodes labelled
+    ``gitops-edge.io/site=<site>`` (the default ``spec.edge``): a selector holding that
+    pair for one of ``sites``, or a node name already read, is answered from them.
+    Anything else (another site's nodes, another selector, the keys) reads the fleet's
+    nodes once (``read_fleet``), so the answer is always the one a full read gives.
+    """
+
+    def __init__(
+        self,
+        selected: Mapping[str, EdgeNode],
+        sites: frozenset[str],
+        read_fleet: Callable[[], Mapping[str, EdgeNode]],
+    ) -> None:
+        super().__init__(selected)
+        self.sites = sites
+        self._read_fleet: Callable[[], Mapping[str, EdgeNode]] | None = read_fleet
+
+    def _fill(self) -> None:
+        read, self._read_fleet = self._read_fleet, None
+        if read is not None:
+            self._index = None
+            for name, node in read().items():
+                if not dict.__contains__(self, name):  # a node read first stays as read
+                    dict.__setitem__(self, name, node)
+
+    def candidates(self, selector: Mapping[str, str]) -> Iterable[EdgeNode]:
+        site = selector.get(SITE_LABEL)
+        if self._read_fleet is not None and site in self.sites:
+            return [n for n in dict.values(self) if n.labels.get(SITE_LABEL) == site]
+        self._fill()
+        return super().candidates(selector)
+
+    def __getitem__(self, name: str) -> EdgeNode:
+        if not dict.__contains__(self, name):
+            self._fill()
+        return dict.__getitem__(self, name)
+
+    def __contains__(self, name: object) -> bool:
+        if not dict.__contains__(self, name):
+            self._fill()
+        return dict.__contains__(self, name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if not dict.__contains__(self, name):
+            self._fill()
+        return dict.get(self, name, default)
+
+    def __iter__(self) -> Iterator[str]:
+        self._fill()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._fill()
+        return dict.__len__(self)
+
+    def keys(self) -> Any:
+        self._fill()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self._fill()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._fill()
+        return dict.items(self)
+
+    def copy(self) -> dict[str, EdgeNode]:
+        self._fill()
+        return dict(dict.items(self))
+
+    def __eq__(self, other: object) -> bool:
+        self._fill()
+        return dict.__eq__(self, other)
+
+
 def build_inventory(
     nodes: Iterable[Mapping[str, Any]],
     leases: Mapping[str, Mapping[str, Any]],
@@ -183,10 +269,11 @@ def nodes_for_site(
         node = inventory.get(node_name)
         return [node] if node else []
     selector = dict(node_selector or {})
-    pool: Iterable[EdgeNode] = inventory.values()
-    if selector and isinstance(inventory, Inventory):
-        index = inventory.label_index()
-        pool = min((index.get(pair, []) for pair in selector.items()), key=len)  # type: ignore[arg-type]
+    pool: Iterable[EdgeNode] = (
+        inventory.candidates(selector)
+        if selector and isinstance(inventory, Inventory)
+        else inventory.values()
+    )
     return sorted(
         (n for n in pool if all(n.labels.get(k) == v for k, v in selector.items())),
         key=lambda n: n.name,

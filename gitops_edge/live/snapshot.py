@@ -25,6 +25,8 @@ from gitops_edge.live.inventory import (
     DEFAULT_GRACE,
     EDGE_ROLE_LABEL,
     LEASE_NAMESPACE,
+    EdgeNode,
+    NodesOnDemand,
     build_inventory,
     now_utc,
 )
@@ -63,16 +65,22 @@ def read_live(
 ) -> LiveState:
     """One round of paginated lists (used by ``plan``, ``apply`` and ``status``).
 
-    ``sites``: the sites the caller plans; their objects are listed up front and the
-    rest of the fleet's on first use (see the module doc). Edge nodes, their leases,
-    eggo's run Pods and the ObjectSync acks are listed fleet-wide either way: the
-    edge gate matches nodes by any selector, and none but the Pods carry a site label.
+    ``sites``: the sites the caller plans; their objects and the edge nodes labelled
+    for them are read up front, the rest of the fleet's on first use (see the module
+    doc; :class:`~gitops_edge.live.inventory.NodesOnDemand`). eggo's run Pods and the
+    ObjectSync acks are listed fleet-wide either way (an ObjectSync has no site label;
+    a run's summary is few bytes).
     Kinds the cluster does not serve (Argo CD or eggo CRDs not installed) read as
     empty; any other failure is a :class:`KubeError` for the caller to report.
     """
-    nodes, _ = kube.list(r.NODES, label_selector=EDGE_ROLE_LABEL)
-    leases, _ = kube.list(r.LEASES, namespace=LEASE_NAMESPACE)
+    at = now or now_utc()
     kinds = tuple(managed)
+
+    def fleet_nodes() -> dict[str, EdgeNode]:
+        nodes, _ = kube.list(r.NODES, label_selector=EDGE_ROLE_LABEL)
+        leases, _ = kube.list(r.LEASES, namespace=LEASE_NAMESPACE)
+        by_node = {lease["metadata"]["name"]: lease for lease in leases}
+        return build_inventory(nodes, by_node, now=at, grace=grace)
 
     def managed_objects(selector: str) -> dict[str, list[dict[str, Any]]]:
         objs: list[dict[str, Any]] = []
@@ -82,25 +90,43 @@ def read_live(
 
     scope = None if sites is None or len(set(sites)) > SELECT_AT_MOST else frozenset(sites)
     objects: dict[str, list[dict[str, Any]]]
+    inventory: dict[str, EdgeNode]
     if scope is None:
+        inventory = fleet_nodes()
         objects = managed_objects(MANAGED_BY)
     else:
-        named = f"{MANAGED_BY},{SITE_LABEL} in ({','.join(sorted(scope))})"
-        objects = SitesOnDemand(scope, managed_objects(named), lambda: managed_objects(MANAGED_BY))
+        listed = f"{SITE_LABEL} in ({','.join(sorted(scope))})"
+        inventory = NodesOnDemand(_site_nodes(kube, listed, at, grace), scope, fleet_nodes)
+        objects = SitesOnDemand(
+            scope, managed_objects(f"{MANAGED_BY},{listed}"), lambda: managed_objects(MANAGED_BY)
+        )
     pods = list_if_served(kube, r.PODS, label_selector=EGGO_POD_SELECTOR)
     syncs: dict[str, str] = {}
     if with_syncs:
         syncs = index_object_syncs(list_if_served(kube, r.OBJECTSYNCS))
-    lease_by_node = {lease["metadata"]["name"]: lease for lease in leases}
-    at = now or now_utc()
     return LiveState(
         observed_at=at,
-        nodes=build_inventory(nodes, lease_by_node, now=at, grace=grace),
+        nodes=inventory,
         objects=objects,
         syncs=syncs,
         run_reports=run_reports(pods),
         scope=scope,
     )
+
+
+def _site_nodes(
+    kube: KubeClient, listed: str, at: datetime, grace: timedelta
+) -> dict[str, EdgeNode]:
+    """The edge nodes labelled for the sites in ``listed``, with their leases."""
+    nodes, _ = kube.list(r.NODES, label_selector=f"{EDGE_ROLE_LABEL},{listed}")
+    names = [n["metadata"]["name"] for n in nodes]
+    if len(names) > SELECT_AT_MOST:
+        leases, _ = kube.list(r.LEASES, namespace=LEASE_NAMESPACE)
+        by_node = {lease["metadata"]["name"]: lease for lease in leases}
+    else:  # a site has an edge node or two: a GET each rather than every lease
+        got = {n: kube.get(r.LEASES, n, namespace=LEASE_NAMESPACE) for n in names}
+        by_node = {n: lease for n, lease in got.items() if lease is not None}
+    return build_inventory(nodes, by_node, now=at, grace=grace)
 
 
 class SitesOnDemand(dict[str, list[dict[str, Any]]]):

@@ -1,7 +1,8 @@
 """A run of a few sites reads only their live objects, and asks for the fleet when it must.
 
-``read_live(sites=...)`` (:class:`gitops_edge.live.snapshot.SitesOnDemand`) lists the
-named sites' objects up front; waves read only the waves before the run's, and a
+``read_live(sites=...)`` (:class:`gitops_edge.live.snapshot.SitesOnDemand`,
+:class:`gitops_edge.live.inventory.NodesOnDemand`) reads the named sites' objects and
+edge nodes up front; waves read only the waves before the run's, and a
 join's fleet-wide check of the machine lists the whole fleet. The plans must be the
 ones a full read gives.
 """
@@ -13,14 +14,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitops_edge.labels import MANAGED_SELECTOR
+from gitops_edge.labels import MANAGED_SELECTOR, SITE
 from gitops_edge.live.client import KubeClient
+from gitops_edge.live.inventory import EDGE_ROLE_LABEL, nodes_for_site
 from gitops_edge.live.snapshot import SELECT_AT_MOST, read_live
 from gitops_edge.plan.planner import make_plan
 from gitops_edge.specs.repo import load_repo
 from tests.builders import eggo_spec, write_site
 from tests.kubeapi.server import KubeAPIServer
-from tests.plan.fleet import site_plan
+from tests.plan.fleet import add_edge_node, site_plan
 from tests.plan.test_safety import W2, change_hb, fleet, gd_eggo, gd_with
 
 __all__ = ["fleet"]  # the fixture: gd (wave 1) and hb (wave 2), both converged
@@ -56,6 +58,50 @@ def test_a_named_site_is_read_alone_and_the_rest_once_on_first_use(
     assert fleet_lists(kube_api) == lists  # once
 
 
+def fleet_node_lists(kube_api: KubeAPIServer) -> int:
+    """Lists of every edge node or every lease (no site in the selector)."""
+    return sum(
+        1
+        for r in kube_api.requests.records
+        if r.method == "GET"
+        and r.name is None
+        and (
+            (r.resource == "nodes" and r.query.get("labelSelector") == EDGE_ROLE_LABEL)
+            or r.resource == "leases"
+        )
+    )
+
+
+def test_a_named_sites_edge_nodes_are_read_alone_and_the_fleets_on_first_use(
+    fleet: Path, kube: KubeClient, kube_api: KubeAPIServer
+) -> None:
+    add_edge_node(kube_api, "hb-edge-02", "hb", online=False)
+    full = read_live(kube)
+    kube_api.requests.clear()
+    live = read_live(kube, sites={"hb"})
+    mine = nodes_for_site(live.nodes, node_selector={SITE: "hb"}, node_name=None)
+    assert mine == nodes_for_site(full.nodes, node_selector={SITE: "hb"}, node_name=None)
+    assert [n.state for n in mine] == ["online", "offline"]  # each with its own lease
+    assert fleet_node_lists(kube_api) == 0
+    # another site's nodes, a node by name not read, the keys: the fleet, once
+    assert nodes_for_site(live.nodes, node_selector={SITE: "gd"}, node_name=None) == (
+        nodes_for_site(full.nodes, node_selector={SITE: "gd"}, node_name=None)
+    )
+    assert fleet_node_lists(kube_api) == 2
+    assert dict(live.nodes.items()) == full.nodes and set(live.nodes) == set(full.nodes)
+    assert fleet_node_lists(kube_api) == 2
+
+
+def test_a_node_named_outside_the_read_is_looked_up_in_the_fleet(
+    fleet: Path, kube: KubeClient, kube_api: KubeAPIServer
+) -> None:
+    live = read_live(kube, sites={"hb"})
+    assert nodes_for_site(live.nodes, node_selector=None, node_name="gd-edge-01")[0].name == (
+        "gd-edge-01"
+    )
+    assert "gd-edge-01" in read_live(kube, sites={"hb"}).nodes
+
+
 def test_a_large_run_reads_the_whole_fleet(kube: KubeClient) -> None:
     live = read_live(kube, sites={f"s{i}" for i in range(SELECT_AT_MOST + 1)})
     assert live.scope is None
@@ -72,6 +118,7 @@ def test_a_site_of_an_early_wave_reads_no_later_wave_and_says_so(
     kube_api.requests.clear()
     plan = make_plan(repo, read_live(kube, sites={"gd"}), revision="r", sites={"gd"})
     assert fleet_lists(kube_api) == 0  # hb is of wave 2: not read
+    assert fleet_node_lists(kube_api) == 0
     assert plan.sites == full.sites
     assert any("waves read before wave 1" in n for n in plan.notes)
     assert not full.notes
