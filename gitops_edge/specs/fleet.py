@@ -105,7 +105,8 @@ def clashes(identities: Iterable[Identity]) -> dict[str, list[Problem]]:
             owners.setdefault((what, value), []).append((ident, path))
     out: dict[str, list[Problem]] = {}
     for (what, value), claimants in owners.items():
-        if len({c.site for c, _ in claimants}) < 2:
+        # one claimant is nearly every value of a fleet: no set built for it
+        if len(claimants) < 2 or len({c.site for c, _ in claimants}) < 2:
             continue
         for ident, path in claimants:
             others = ", ".join(
