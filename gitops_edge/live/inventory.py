@@ -10,12 +10,13 @@ when neither signal exists yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Self
 
 from gitops_edge.labels import SITE as SITE_LABEL
+from gitops_edge.live.ondemand import OnDemand
 
 EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 ARCH_LABEL = "kubernetes.io/arch"
@@ -161,14 +162,14 @@ class Inventory(dict[str, EdgeNode]):
         return super().setdefault(key, default)
 
 
-class NodesOnDemand(Inventory):
+class NodesOnDemand(OnDemand[str, EdgeNode], Inventory):
     """Edge nodes: those labelled for ``sites`` read up front, the fleet's on first use.
 
     The edge nodes of the few sites a one-shot run plans are the nodes labelled
     ``gitops-edge.io/site=<site>`` (the default ``spec.edge``): a selector holding that
     pair for one of ``sites``, or a node name already read, is answered from them.
     Anything else (another site's nodes, another selector, the keys) reads the fleet's
-    nodes once (``read_fleet``), so the answer is always the one a full read gives.
+    nodes once (:class:`~gitops_edge.live.ondemand.OnDemand`).
     """
 
     def __init__(
@@ -177,67 +178,18 @@ class NodesOnDemand(Inventory):
         sites: frozenset[str],
         read_fleet: Callable[[], Mapping[str, EdgeNode]],
     ) -> None:
-        super().__init__(selected)
+        super().__init__(selected, read_fleet)
         self.sites = sites
-        self._read_fleet: Callable[[], Mapping[str, EdgeNode]] | None = read_fleet
 
-    def _fill(self) -> None:
-        read, self._read_fleet = self._read_fleet, None
-        if read is not None:
-            self._index = None
-            for name, node in read().items():
-                if not dict.__contains__(self, name):  # a node read first stays as read
-                    dict.__setitem__(self, name, node)
+    def _filled(self) -> None:
+        self._index = None
 
     def candidates(self, selector: Mapping[str, str]) -> Iterable[EdgeNode]:
         site = selector.get(SITE_LABEL)
-        if self._read_fleet is not None and site in self.sites:
+        if not self.whole and site in self.sites:
             return [n for n in dict.values(self) if n.labels.get(SITE_LABEL) == site]
         self._fill()
         return super().candidates(selector)
-
-    def __getitem__(self, name: str) -> EdgeNode:
-        if not dict.__contains__(self, name):
-            self._fill()
-        return dict.__getitem__(self, name)
-
-    def __contains__(self, name: object) -> bool:
-        if not dict.__contains__(self, name):
-            self._fill()
-        return dict.__contains__(self, name)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        if not dict.__contains__(self, name):
-            self._fill()
-        return dict.get(self, name, default)
-
-    def __iter__(self) -> Iterator[str]:
-        self._fill()
-        return dict.__iter__(self)
-
-    def __len__(self) -> int:
-        self._fill()
-        return dict.__len__(self)
-
-    def keys(self) -> Any:
-        self._fill()
-        return dict.keys(self)
-
-    def values(self) -> Any:
-        self._fill()
-        return dict.values(self)
-
-    def items(self) -> Any:
-        self._fill()
-        return dict.items(self)
-
-    def copy(self) -> dict[str, EdgeNode]:
-        self._fill()
-        return dict(dict.items(self))
-
-    def __eq__(self, other: object) -> bool:
-        self._fill()
-        return dict.__eq__(self, other)
 
 
 def build_inventory(

@@ -14,7 +14,7 @@ once (:class:`SitesOnDemand`), so a partial read can make a run slower, never wr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from gitops_edge.live.inventory import (
     build_inventory,
     now_utc,
 )
+from gitops_edge.live.ondemand import OnDemand
 from gitops_edge.live.progress import run_reports
 from gitops_edge.live.state import (
     EGGO_POD_SELECTOR,
@@ -129,12 +130,12 @@ def _site_nodes(
     return build_inventory(nodes, by_node, now=at, grace=grace)
 
 
-class SitesOnDemand(dict[str, list[dict[str, Any]]]):
+class SitesOnDemand(OnDemand[str, list[dict[str, Any]]]):
     """Site id -> its live objects: ``scope``'s read up front, the fleet's on first use.
 
-    Asking for a site outside ``scope``, or for the keys, lists the whole fleet once
-    (``read_fleet``); the sites of ``scope`` keep their first read, so what a run has
-    already planned against does not change under it.
+    Whether a site of ``scope`` has objects is the first read's answer; asking about
+    any other site, or for the keys, lists the whole fleet once
+    (:class:`~gitops_edge.live.ondemand.OnDemand`).
     """
 
     def __init__(
@@ -143,67 +144,11 @@ class SitesOnDemand(dict[str, list[dict[str, Any]]]):
         selected: dict[str, list[dict[str, Any]]],
         read_fleet: Callable[[], dict[str, list[dict[str, Any]]]],
     ) -> None:
-        super().__init__(selected)
+        super().__init__(selected, read_fleet)
         self.scope = scope
-        self._read_fleet: Callable[[], dict[str, list[dict[str, Any]]]] | None = read_fleet
 
-    @property
-    def whole(self) -> bool:
-        """True once the whole fleet has been read."""
-        return self._read_fleet is None
-
-    def _fill(self) -> None:
-        read, self._read_fleet = self._read_fleet, None
-        if read is not None:
-            for site, objs in read().items():
-                if site not in self.scope:
-                    dict.__setitem__(self, site, objs)
-
-    def _for(self, site: object) -> None:
-        if site not in self.scope:
-            self._fill()
-
-    def __getitem__(self, site: str) -> list[dict[str, Any]]:
-        self._for(site)
-        return dict.__getitem__(self, site)
-
-    def __contains__(self, site: object) -> bool:
-        self._for(site)
-        return dict.__contains__(self, site)
-
-    def get(self, site: str, default: Any = None) -> Any:
-        self._for(site)
-        return dict.get(self, site, default)
-
-    def __iter__(self) -> Iterator[str]:
-        self._fill()
-        return dict.__iter__(self)
-
-    def __len__(self) -> int:
-        self._fill()
-        return dict.__len__(self)
-
-    def keys(self) -> Any:
-        self._fill()
-        return dict.keys(self)
-
-    def values(self) -> Any:
-        self._fill()
-        return dict.values(self)
-
-    def items(self) -> Any:
-        self._fill()
-        return dict.items(self)
-
-    def copy(self) -> dict[str, list[dict[str, Any]]]:
-        self._fill()
-        return dict(dict.items(self))
-
-    def __eq__(self, other: object) -> bool:
-        self._fill()
-        return dict.__eq__(self, other)
-
-    __hash__ = None
+    def _answered(self, key: object) -> bool:
+        return key in self.scope
 
 
 __all__ = [

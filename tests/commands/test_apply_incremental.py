@@ -220,9 +220,8 @@ def test_an_invalid_site_is_planned_again_by_every_incremental_run(
     assert rc == 1 and _planned(report) == ["guangxi", "hunan"]
 
 
-def test_apply_site_loads_only_the_named_site(
-    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _count_validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the sites validated from now on (in this process), in order."""
     from gitops_edge.specs import repo as repo_module
 
     validated: list[str] = []
@@ -233,6 +232,13 @@ def test_apply_site_loads_only_the_named_site(
         return real(d, *args, **kwargs)
 
     monkeypatch.setattr(repo_module, "validate_site", counting)
+    return validated
+
+
+def test_apply_site_loads_only_the_named_site(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    validated = _count_validations(monkeypatch)
     out = tmp_path / "out"
     rc, report = _apply(repo, out, capsys, "--site", "guangxi")
     assert rc == 0 and _planned(report) == ["guangxi"] and validated == ["guangxi"]
@@ -407,7 +413,6 @@ def test_into_the_cluster_waves_gate_a_one_site_commit_on_the_recorded_standing_
 ) -> None:
     """The other sites' wave, edge node and counts come from the record, their progress
     from the cluster: the waves hold as in a full run, and only the changed site loads."""
-    from gitops_edge.specs import repo as repo_module
     from tests.plan.fleet import finish_jobs, heal_apps
 
     repo = tmp_path / "ops"
@@ -436,14 +441,7 @@ def test_into_the_cluster_waves_gate_a_one_site_commit_on_the_recorded_standing_
     assert record is not None and not record.pending
     assert {sid: st.wave for sid, st in record.standing.items()} == {"guangdong": 0, "guangxi": 0, "hunan": 1}
 
-    validated: list[str] = []
-    real = repo_module.validate_site
-
-    def counting(d: Any, *args: Any, **kwargs: Any) -> Any:
-        validated.append(d.id)
-        return real(d, *args, **kwargs)
-
-    monkeypatch.setattr(repo_module, "validate_site", counting)
+    validated = _count_validations(monkeypatch)
     # an Application of wave 0 stops being healthy, then a commit touches wave 1
     (app,) = kube_api.store.list("argoproj.io/v1alpha1", "Application", "edge-guangxi")
     kube_api.store.touch(
