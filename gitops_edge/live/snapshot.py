@@ -96,11 +96,12 @@ def read_live(
         inventory = fleet_nodes()
         objects = managed_objects(MANAGED_BY)
     else:
+        # "in ()" is not a selector the API server takes: a run of no site lists nothing
         listed = f"{SITE_LABEL} in ({','.join(sorted(scope))})"
-        inventory = NodesOnDemand(_site_nodes(kube, listed, at, grace), scope, fleet_nodes)
-        objects = SitesOnDemand(
-            scope, managed_objects(f"{MANAGED_BY},{listed}"), lambda: managed_objects(MANAGED_BY)
-        )
+        mine = _site_nodes(kube, listed, at, grace) if scope else {}
+        inventory = NodesOnDemand(mine, scope, fleet_nodes)
+        first = managed_objects(f"{MANAGED_BY},{listed}") if scope else {}
+        objects = SitesOnDemand(scope, first, lambda: managed_objects(MANAGED_BY))
     pods = list_if_served(kube, r.PODS, label_selector=EGGO_POD_SELECTOR)
     syncs: dict[str, str] = {}
     if with_syncs:

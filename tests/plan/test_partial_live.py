@@ -102,6 +102,18 @@ def test_a_node_named_outside_the_read_is_looked_up_in_the_fleet(
     assert "gd-edge-01" in read_live(kube, sites={"hb"}).nodes
 
 
+def test_a_run_of_no_site_lists_no_managed_object(
+    fleet: Path, kube: KubeClient, kube_api: KubeAPIServer
+) -> None:
+    kube_api.requests.clear()
+    live = read_live(kube, sites=set())
+    assert live.scope == frozenset()
+    selectors = [str(r.query.get("labelSelector")) for r in kube_api.requests.records]
+    assert not any(" in (" in sel for sel in selectors)
+    assert fleet_lists(kube_api) == 0 and fleet_node_lists(kube_api) == 0
+    assert live.site_objects("gd") == read_live(kube).site_objects("gd")
+
+
 def test_a_large_run_reads_the_whole_fleet(kube: KubeClient) -> None:
     live = read_live(kube, sites={f"s{i}" for i in range(SELECT_AT_MOST + 1)})
     assert live.scope is None
