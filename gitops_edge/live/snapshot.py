@@ -5,11 +5,12 @@ with a round of paginated lists (CLI use), and :class:`~gitops_edge.live.cache.L
 builds one from informers without any list call (daemon use).
 
 A one-shot run that plans a few sites (``apply`` after a one-site commit) lists only
-their objects up front (``read_live(sites=...)``): at 3 000 sites the fleet-wide lists
+their objects and edge nodes up front (``read_live(sites=...)``): at 3 000 sites the fleet-wide lists
 are most of such a run. The rest of the fleet is still there for whatever needs it:
 the first question about a site outside the run (a join checking which site's live
 cluster holds the machine, waves reading an earlier wave) lists the whole fleet
-once (:class:`SitesOnDemand`), so a partial read can make a run slower, never wrong.
+once (:class:`SitesOnDemand`, :class:`~gitops_edge.live.inventory.NodesOnDemand`), so a
+partial read can make a run slower, never wrong.
 """
 
 from __future__ import annotations
@@ -79,9 +80,7 @@ def read_live(
 
     def fleet_nodes() -> dict[str, EdgeNode]:
         nodes, _ = kube.list(r.NODES, label_selector=EDGE_ROLE_LABEL)
-        leases, _ = kube.list(r.LEASES, namespace=LEASE_NAMESPACE)
-        by_node = {lease["metadata"]["name"]: lease for lease in leases}
-        return build_inventory(nodes, by_node, now=at, grace=grace)
+        return build_inventory(nodes, _every_lease(kube), now=at, grace=grace)
 
     def managed_objects(selector: str) -> dict[str, list[dict[str, Any]]]:
         objs: list[dict[str, Any]] = []
@@ -123,12 +122,17 @@ def _site_nodes(
     nodes, _ = kube.list(r.NODES, label_selector=f"{EDGE_ROLE_LABEL},{listed}")
     names = [n["metadata"]["name"] for n in nodes]
     if len(names) > SELECT_AT_MOST:
-        leases, _ = kube.list(r.LEASES, namespace=LEASE_NAMESPACE)
-        by_node = {lease["metadata"]["name"]: lease for lease in leases}
+        by_node = _every_lease(kube)
     else:  # a site has an edge node or two: a GET each rather than every lease
         got = {n: kube.get(r.LEASES, n, namespace=LEASE_NAMESPACE) for n in names}
         by_node = {n: lease for n, lease in got.items() if lease is not None}
     return build_inventory(nodes, by_node, now=at, grace=grace)
+
+
+def _every_lease(kube: KubeClient) -> dict[str, dict[str, Any]]:
+    """Every node lease, by node name (a lease is named for its node)."""
+    leases, _ = kube.list(r.LEASES, namespace=LEASE_NAMESPACE)
+    return {lease["metadata"]["name"]: lease for lease in leases}
 
 
 class SitesOnDemand(OnDemand[str, list[dict[str, Any]]]):
