@@ -36,8 +36,8 @@ from gitops_edge.federation.karmada import client_from_kubeconfig
 from gitops_edge.federation.overview import federation_pass
 from gitops_edge.live.client import KubeClient, RetryPolicy
 from gitops_edge.live.snapshot import read_live
-from gitops_edge.plan.planner import make_plan
 from gitops_edge.specs.repo import load_repo
+from gitops_edge.testing import plan_against
 from tests.builders import province, write_settings, write_site
 from tests.federation.reference import karmada_secret, register
 from tests.kubeapi.server import KubeAPIServer
@@ -95,7 +95,7 @@ def main() -> None:
         sink = KubeSink(central)
         for _ in range(3):  # converge: eggo runs finished, every object applied
             live = read_live(central)
-            sink.emit(make_plan(repo, live, revision="bench"))
+            sink.emit(plan_against(repo, live, revision="bench"))
             for job in central_api.store.list("batch/v1", "Job"):
                 if not (job.get("status") or {}).get("succeeded"):
                     md = job["metadata"]
@@ -115,7 +115,7 @@ def main() -> None:
                 best = min(best, time.perf_counter() - start)
             return best
 
-        central_s = timed(lambda: sink.emit(make_plan(repo, live, revision="bench")))
+        central_s = timed(lambda: sink.emit(plan_against(repo, live, revision="bench")))
         central_api.requests.clear()
         karmada_api.requests.clear()
         fed_s = timed(

@@ -64,7 +64,7 @@ from gitops_edge.emit.protocol import (
 )
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.federation.unregistration import CleanupHold
-from gitops_edge.live.state import LiveState
+from gitops_edge.live.state import LiveState, read_as_asked
 from gitops_edge.plan.model import ObjectChange, Plan, SitePlan
 from gitops_edge.plan.planner import guard_deletions, make_plan
 from gitops_edge.plan.standing import Standing, standing_of
@@ -143,11 +143,9 @@ def reconcile(
     elif stager is None:
         tick = None if progress is None else progress(len(dirs))
         repo = load_sites(index, limits=limits, progress=tick and (lambda: tick(1)))
-        plan = make_plan(
-            repo,
+        plan = read_as_asked(
+            lambda lv: make_plan(repo, lv, revision=revision, hold_cleanup=hold_cleanup),
             sink.read_live() if live is None else live,
-            revision=revision,
-            hold_cleanup=hold_cleanup,
         )
         if before_commit is not None and not plan.refused:
             before_commit()
@@ -212,15 +210,23 @@ def _named(
         wanted |= extra
     repo = replace(repo, sites=tuple(with_clashes(repo.sites, found)))
     fleet = [i for i in (*own, *others) if i.site not in found]
-    plan = make_plan(
-        repo, live, revision=revision, sites=wanted, fleet=fleet, hold_cleanup=hold_cleanup,
-        standing={sid: st for sid, st in standing.items() if sid in ids},
+    stood = {sid: st for sid, st in standing.items() if sid in ids}
+    plan = read_as_asked(
+        lambda lv: make_plan(
+            repo, lv, revision=revision, sites=wanted, fleet=fleet, hold_cleanup=hold_cleanup,
+            standing=stood,
+        ),
+        live,
     )  # fmt: skip
     if before_commit is not None and not plan.refused:
         before_commit()
     kept = tuple(i for i in own if i.site not in found)
-    stood = _stood(s for s in repo.sites if s.id not in found)
-    summary = Summary(plan, len(plan.sites), identities=kept, standing=stood)
+    summary = Summary(
+        plan,
+        len(plan.sites),
+        identities=kept,
+        standing=_stood(s for s in repo.sites if s.id not in found),
+    )
     return summary, sink.emit(plan)
 
 
@@ -313,15 +319,18 @@ def _staged(
     removed = sorted(set(live.objects) - index.ids)
     no_sites = load_sites(index, [], limits=limits)
     clean = not no_sites.problems and not any(s.gate == "invalid" for s in planned)
-    rest = make_plan(
-        no_sites,
+    rest = read_as_asked(
+        lambda lv: make_plan(
+            no_sites,
+            lv,
+            revision=revision,
+            sites=removed,
+            fleet=identities,
+            fleet_clean=clean,
+            waves=False,
+            hold_cleanup=hold_cleanup,
+        ),
         live,
-        revision=revision,
-        sites=removed,
-        fleet=identities,
-        fleet_clean=clean,
-        waves=False,
-        hold_cleanup=hold_cleanup,
     )
     removals, more, result_removed = _light(rest, sink)
     planned.extend(removals)
@@ -383,14 +392,14 @@ def _run_chunk(task: _Task) -> _Done:
     sink = task.sink
     repo = load_sites(task.index, task.dirs, limits=task.limits)
     live = sink.snapshot() if task.live is None else task.live
-    plan = make_plan(
-        repo,
-        live,
-        revision=task.revision,
-        sites=[d.id for d in task.dirs],
-        waves=False,
-        hold_cleanup=task.hold_cleanup,
-    )
+    ids = [d.id for d in task.dirs]
+    plan = read_as_asked(
+        lambda lv: make_plan(
+            repo, lv, revision=task.revision, sites=ids, waves=False,
+            hold_cleanup=task.hold_cleanup,
+        ),
+        live.reading(ids),
+    )  # fmt: skip
     sites, staged, result = _light(plan, sink)
     return _Done(sites, staged, result, _identities(repo.sites), _stood(repo.sites))
 

@@ -19,9 +19,9 @@ from gitops_edge.live.client import RetryPolicy
 from gitops_edge.live.connect import connect
 from gitops_edge.live.inventory import build_inventory
 from gitops_edge.live.state import LiveState, group_by_site
-from gitops_edge.plan.planner import make_plan
 from gitops_edge.specs.repo import load_repo
 from gitops_edge.status import build_report
+from gitops_edge.testing import plan_against
 from tests.builders import province, write_site
 from tests.clock import FakeClock
 from tests.kubeapi import KubeAPIServer
@@ -80,7 +80,7 @@ def test_status_and_plan_agree_at_any_date(now: datetime, tmp_path: Path) -> Non
     states = {s.site: s.state for s in report.sites}
     assert states == {"gd": "progressing", "hn": "deferred"}  # gd: objects not delivered
     assert report.observed_at == now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    plan = make_plan(repo, live, revision="c0ffee")
+    plan = plan_against(repo, live, revision="c0ffee")
     gates = {s.site: s.gate for s in plan.sites}
     assert gates["hn"] == "deferred"
     assert f"since {(now - timedelta(hours=1)).strftime('%Y-%m-%dT%H:%M:%SZ')}" in next(

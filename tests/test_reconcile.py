@@ -25,11 +25,11 @@ from gitops_edge.emit.gitsink import GitSink
 from gitops_edge.emit.protocol import Sink, Staged, capability_notes
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.plan.model import Plan, SitePlan
-from gitops_edge.plan.planner import make_plan
 from gitops_edge.plan.report import to_json
 from gitops_edge.reconcile import reconcile
 from gitops_edge.sinks import KubeLive
 from gitops_edge.specs.repo import RACY_SECONDS, SiteCache, load_repo
+from gitops_edge.testing import plan_against
 
 SITES = 40
 
@@ -47,7 +47,7 @@ def tree(root: Path) -> dict[str, bytes]:
 def plain(repo: Path, out: Path, revision: str = "r1") -> dict[str, Any]:
     """The reference: everything in memory, one plan, one emit."""
     sink = DirSink(out)
-    plan = make_plan(load_repo(repo), sink.read_live(), revision=revision)
+    plan = plan_against(load_repo(repo), sink.read_live(), revision=revision)
     result = sink.emit(plan)
     assert result.ok or plan.refused
     return to_json(plan)
@@ -124,7 +124,7 @@ def test_mass_deletion_guard_sees_the_whole_run(tmp_path: Path) -> None:
     # the plain path refuses the same run with the same words
     assert plain(repo, tmp_path / "plain2")["refused"] is None  # a first run deletes nothing
     sink = DirSink(out)
-    assert make_plan(load_repo(repo), sink.read_live(), revision="r2").refused == result.refused
+    assert plan_against(load_repo(repo), sink.read_live(), revision="r2").refused == result.refused
 
 
 def test_a_site_that_cannot_be_written_keeps_its_old_files(
@@ -159,7 +159,7 @@ def test_a_site_that_cannot_be_written_keeps_its_old_files(
 def test_staged_sites_of_an_interrupted_run_are_cleared(fleet: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     sink = DirSink(out)
-    plan = make_plan(load_repo(fleet), sink.read_live(), revision="r1")
+    plan = plan_against(load_repo(fleet), sink.read_live(), revision="r1")
     staged, _ = sink.stage(plan)  # pass 1 done, then the process dies
     assert staged and all((out / f"{TMP}{s.site}").is_dir() for s in staged)
     assert sink.read_live().objects == {}

@@ -20,12 +20,11 @@ from gitops_edge.emit.dirsink import DirSink
 from gitops_edge.emit.gitsink import GitSink
 from gitops_edge.live.client import KubeClient, RetryPolicy
 from gitops_edge.live.connect import connect
-from gitops_edge.plan.planner import make_plan
 from gitops_edge.plan.report import to_json
 from gitops_edge.reconcile import reconcile
 from gitops_edge.sinks import KubeLive
 from gitops_edge.specs.repo import load_repo
-from gitops_edge.testing import git, province, write_settings, write_site
+from gitops_edge.testing import git, plan_against, province, write_settings, write_site
 from tests.kubeapi import KubeAPIServer
 from tests.plan.fleet import finish_jobs, heal_apps
 from tests.reliability.kubefleet import managed, seed_edges
@@ -67,7 +66,7 @@ def held(api: KubeAPIServer) -> dict[Any, dict[str, Any]]:
 
 def plain_kube(repo: Path, kube: KubeClient, revision: str) -> dict[str, Any]:
     sink = KubeLive(kube)
-    plan = make_plan(load_repo(repo), sink.read_live(), revision=revision)
+    plan = plan_against(load_repo(repo), sink.read_live(), revision=revision)
     result = sink.emit(plan)
     assert result.ok or plan.refused, result.errors()
     return to_json(plan)
@@ -193,7 +192,7 @@ def test_git_staged_in_chunks_makes_the_plain_paths_one_commit(tmp_path: Path) -
         summary, result = reconcile(repo, sinks[0], revision=f"r{rnd}", chunk=2, jobs=2)
         assert result.ok, result.errors()
         assert summary.staged and summary.jobs == 1
-        plan = make_plan(load_repo(repo), sinks[1].read_live(), revision=f"r{rnd}")
+        plan = plan_against(load_repo(repo), sinks[1].read_live(), revision=f"r{rnd}")
         reference = sinks[1].emit(plan)
         assert reference.ok
         assert to_json(summary.plan) == to_json(plan)

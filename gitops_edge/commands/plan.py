@@ -30,7 +30,7 @@ from gitops_edge.commands.kubeargs import CLI_RETRY, add_kube_args, kube_from_ar
 from gitops_edge.emit.dirsink import DirSink
 from gitops_edge.live.errors import KubeError
 from gitops_edge.live.inventory import now_utc
-from gitops_edge.live.state import LiveState
+from gitops_edge.live.state import LiveState, read_as_asked
 from gitops_edge.plan.eggo_story import repo_eggo
 from gitops_edge.plan.model import Plan
 from gitops_edge.plan.planner import make_plan
@@ -123,8 +123,11 @@ def run(args: argparse.Namespace) -> int:
             progress=progress.counter("rendering", len(wanted or repo.sites)),
         )
     holds = cleanup_holds(args, root)
-    plan = make_plan(
-        repo, live, revision=revision, sites=args.site, rendered=rendered, hold_cleanup=holds
+    plan = read_as_asked(
+        lambda lv: make_plan(
+            repo, lv, revision=revision, sites=args.site, rendered=rendered, hold_cleanup=holds
+        ),
+        live,
     )
     waves = sorted({s.wave for s in plan.sites if s.in_repo})
     if not wants_cluster(args) and not DirSink.capabilities.reports_outcomes and len(waves) > 1:

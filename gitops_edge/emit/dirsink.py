@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from typing import Any
 from gitops_edge.emit.protocol import Capabilities, Staged
 from gitops_edge.emit.result import EmitResult
 from gitops_edge.live.inventory import now_utc
-from gitops_edge.live.state import LazySites, LiveState
+from gitops_edge.live.state import LazySites, LiveState, Unread
 from gitops_edge.plan.model import Plan, SitePlan
 from gitops_edge.render.output import KUSTOMIZATION, dump_site, dump_tree, read_site
 from gitops_edge.specs.k8s import is_dns1123_label
@@ -298,10 +298,13 @@ class SitesOnDisk(LazySites):
     """Site id -> its objects on disk, each site's files parsed only when asked for.
 
     The keys (the site directories) are listed up front; ``get``/``[]`` read that one
-    site's directory on every call and keep nothing, so planning 10 000 sites one at a
-    time holds one site's live objects at a time. A directory gone since the listing
-    reads as no objects (nothing is ever deleted because of it; it is re-created).
+    site's directory on every call and keep nothing, so a report over 10 000 sites
+    holds one site's live objects at a time. A directory gone since the listing reads
+    as no objects (nothing is ever deleted because of it; it is re-created). The
+    planner reads no file: it plans against :meth:`read_now` of the sites it plans.
     """
+
+    reads_files = True
 
     def __init__(self, root: Path, names: Iterable[str]) -> None:
         super().__init__(names)
@@ -313,8 +316,49 @@ class SitesOnDisk(LazySites):
         except FileNotFoundError:
             return []
 
+    def read_now(self, sites: Collection[str]) -> LazySites:
+        return ReadSites(self, sites)
+
     def __repr__(self) -> str:
         return f"SitesOnDisk({os.fspath(self.root)!r}, {list(self)!r})"
+
+
+class ReadSites(LazySites):
+    """:class:`SitesOnDisk` with some sites' files read: what the planner is given.
+
+    Every site directory is a key; the sites read hold their objects, and asking for
+    any other raises :class:`~gitops_edge.live.state.Unread` (read it and plan again),
+    so no file is opened inside the planner.
+    """
+
+    def __init__(self, disk: SitesOnDisk, sites: Collection[str]) -> None:
+        super().__init__(dict.keys(disk))
+        self.disk = disk
+        self._load(sites)
+
+    def _load(self, sites: Collection[str]) -> None:
+        for site_id in sites:
+            if dict.__contains__(self, site_id) and self.held(site_id) is None:
+                dict.__setitem__(self, site_id, self.disk._read(site_id))
+
+    def _read(self, site_id: str) -> list[dict[str, Any]]:
+        raise Unread(
+            f"site {site_id}'s files in {self.disk.root}", lambda live: live.reading([site_id])
+        )
+
+    def read_now(self, sites: Collection[str]) -> LazySites:
+        more = self.lazy_copy()
+        assert isinstance(more, ReadSites)
+        more._load(sites)
+        return more
+
+    def each(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        for site_id in dict.keys(self):
+            held = self.held(site_id)
+            yield site_id, self.disk._read(site_id) if held is None else held
+
+    def __repr__(self) -> str:
+        return f"ReadSites({os.fspath(self.disk.root)!r})"
 
 
 def _changed_after(root: Path, stamp: int) -> bool:

@@ -10,13 +10,10 @@ when neither signal exists yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Self
-
-from gitops_edge.labels import SITE as SITE_LABEL
-from gitops_edge.live.ondemand import OnDemand
 
 EDGE_ROLE_LABEL = "node-role.kubernetes.io/edge"
 ARCH_LABEL = "kubernetes.io/arch"
@@ -160,36 +157,6 @@ class Inventory(dict[str, EdgeNode]):
     def setdefault(self, key: str, default: Any = None) -> Any:
         self._index = None
         return super().setdefault(key, default)
-
-
-class NodesOnDemand(OnDemand[str, EdgeNode], Inventory):
-    """Edge nodes: those labelled for ``sites`` read up front, the fleet's on first use.
-
-    The edge nodes of the few sites a one-shot run plans are the nodes labelled
-    ``gitops-edge.io/site=<site>`` (the default ``spec.edge``): a selector holding that
-    pair for one of ``sites``, or a node name already read, is answered from them.
-    Anything else (another site's nodes, another selector, the keys) reads the fleet's
-    nodes once (:class:`~gitops_edge.live.ondemand.OnDemand`).
-    """
-
-    def __init__(
-        self,
-        selected: Mapping[str, EdgeNode],
-        sites: frozenset[str],
-        read_fleet: Callable[[], Mapping[str, EdgeNode]],
-    ) -> None:
-        super().__init__(selected, read_fleet)
-        self.sites = sites
-
-    def _filled(self) -> None:
-        self._index = None
-
-    def candidates(self, selector: Mapping[str, str]) -> Iterable[EdgeNode]:
-        site = selector.get(SITE_LABEL)
-        if not self.whole and site in self.sites:
-            return [n for n in dict.values(self) if n.labels.get(SITE_LABEL) == site]
-        self._fill()
-        return super().candidates(selector)
 
 
 def build_inventory(

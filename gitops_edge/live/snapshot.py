@@ -5,17 +5,17 @@ with a round of paginated lists (CLI use), and :class:`~gitops_edge.live.cache.L
 builds one from informers without any list call (daemon use).
 
 A one-shot run that plans a few sites (``apply`` after a one-site commit) lists only
-their objects and edge nodes up front (``read_live(sites=...)``): at 3 000 sites the fleet-wide lists
-are most of such a run. The rest of the fleet is still there for whatever needs it:
-the first question about a site outside the run (a join checking which site's live
-cluster holds the machine, waves reading an earlier wave) lists the whole fleet
-once (:class:`SitesOnDemand`, :class:`~gitops_edge.live.inventory.NodesOnDemand`), so a
-partial read can make a run slower, never wrong.
+their objects and edge nodes (``read_live(sites=...)``): at 3 000 sites the fleet-wide
+lists are most of such a run. A question about the rest of the fleet (a join checking
+which site's live cluster holds the machine, waves reading an earlier wave) raises
+:class:`~gitops_edge.live.state.Unread` naming the full read (:class:`PartialSites`,
+:class:`PartialNodes`); the planner's caller makes it and plans again, so a partial
+read can make a run slower, never wrong, and the planner reads nothing itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,11 +27,11 @@ from gitops_edge.live.inventory import (
     EDGE_ROLE_LABEL,
     LEASE_NAMESPACE,
     EdgeNode,
-    NodesOnDemand,
+    Inventory,
     build_inventory,
     now_utc,
 )
-from gitops_edge.live.ondemand import OnDemand
+from gitops_edge.live.partial import Partial
 from gitops_edge.live.progress import run_reports
 from gitops_edge.live.state import (
     EGGO_POD_SELECTOR,
@@ -67,9 +67,9 @@ def read_live(
 ) -> LiveState:
     """One round of paginated lists (used by ``plan``, ``apply`` and ``status``).
 
-    ``sites``: the sites the caller plans; their objects and the edge nodes labelled
-    for them are read up front, the rest of the fleet's on first use (see the module
-    doc; :class:`~gitops_edge.live.inventory.NodesOnDemand`). eggo's run Pods and the
+    ``sites``: the sites the caller plans; only their objects and the edge nodes
+    labelled for them are read, and a question about the rest raises
+    :class:`~gitops_edge.live.state.Unread` (see the module doc). eggo's run Pods and the
     ObjectSync acks are listed fleet-wide either way (an ObjectSync has no site label;
     a run's summary is few bytes).
     Kinds the cluster does not serve (Argo CD or eggo CRDs not installed) read as
@@ -98,9 +98,13 @@ def read_live(
         # "in ()" is not a selector the API server takes: a run of no site lists nothing
         listed = f"{SITE_LABEL} in ({','.join(sorted(scope))})"
         mine = _site_nodes(kube, listed, at, grace) if scope else {}
-        inventory = NodesOnDemand(mine, scope, fleet_nodes)
+
+        def whole() -> LiveState:
+            return read_live(kube, now=at, grace=grace, managed=kinds, with_syncs=with_syncs)
+
+        inventory = PartialNodes(mine, scope, whole)
         first = managed_objects(f"{MANAGED_BY},{listed}") if scope else {}
-        objects = SitesOnDemand(scope, first, lambda: managed_objects(MANAGED_BY))
+        objects = PartialSites(scope, first, whole)
     pods = list_if_served(kube, r.PODS, label_selector=EGGO_POD_SELECTOR)
     syncs: dict[str, str] = {}
     if with_syncs:
@@ -135,32 +139,59 @@ def _every_lease(kube: KubeClient) -> dict[str, dict[str, Any]]:
     return {lease["metadata"]["name"]: lease for lease in leases}
 
 
-class SitesOnDemand(OnDemand[str, list[dict[str, Any]]]):
-    """Site id -> its live objects: ``scope``'s read up front, the fleet's on first use.
+class PartialSites(Partial[str, list[dict[str, Any]]]):
+    """Site id -> its live objects, for the sites of ``scope`` alone.
 
-    Whether a site of ``scope`` has objects is the first read's answer; asking about
-    any other site, or for the keys, lists the whole fleet once
-    (:class:`~gitops_edge.live.ondemand.OnDemand`).
+    Whether a site of ``scope`` has objects is the read's answer; asking about any
+    other site, or for the keys, raises :class:`~gitops_edge.live.state.Unread` with
+    the full read (:class:`~gitops_edge.live.partial.Partial`).
     """
 
     def __init__(
         self,
         scope: frozenset[str],
         selected: dict[str, list[dict[str, Any]]],
-        read_fleet: Callable[[], dict[str, list[dict[str, Any]]]],
+        whole: Callable[[], LiveState],
     ) -> None:
-        super().__init__(selected, read_fleet)
+        super().__init__(selected, whole, "the live objects")
         self.scope = scope
 
     def _answered(self, key: object) -> bool:
         return key in self.scope
 
 
+class PartialNodes(Partial[str, EdgeNode], Inventory):
+    """Edge nodes: those labelled for ``sites`` alone.
+
+    The edge nodes of the few sites a one-shot run plans are the nodes labelled
+    ``gitops-edge.io/site=<site>`` (the default ``spec.edge``): a selector holding that
+    pair for one of ``sites``, or a node name read, is answered from them. Anything
+    else (another site's nodes, another selector, the keys) raises
+    :class:`~gitops_edge.live.state.Unread` with the full read.
+    """
+
+    def __init__(
+        self,
+        selected: Mapping[str, EdgeNode],
+        sites: frozenset[str],
+        whole: Callable[[], LiveState],
+    ) -> None:
+        super().__init__(selected, whole, "the edge nodes")
+        self.sites = sites
+
+    def candidates(self, selector: Mapping[str, str]) -> Iterable[EdgeNode]:
+        site = selector.get(SITE_LABEL)
+        if site in self.sites:
+            return [n for n in dict.values(self) if n.labels.get(SITE_LABEL) == site]
+        self._unread(f"matching {dict(selector)!r}")
+
+
 __all__ = [
     "MANAGED_BY",
     "SITE_LABEL",
     "LiveState",
-    "SitesOnDemand",
+    "PartialNodes",
+    "PartialSites",
     "group_by_site",
     "list_if_served",
     "read_live",

@@ -3,6 +3,12 @@
 A plain value, importable by the pure core (the planner, ``status``) without pulling in
 the client: :mod:`gitops_edge.live.snapshot` builds it from the API, the file sinks
 from their last render.
+
+The planner reads a LiveState and nothing else, and a LiveState never reads inside it:
+what a partial view was not given (another site's objects or nodes, every site's live
+cluster) raises :class:`Unread`, which names how to read it. The caller, at the edge,
+reads that (:func:`read_as_asked`) and plans again, so every plan is made against one
+value, read before the planner ran.
 """
 
 from __future__ import annotations
@@ -10,17 +16,37 @@ from __future__ import annotations
 import json
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from gitops_edge.labels import EGGO_POD_SELECTOR
 from gitops_edge.labels import MANAGED_SELECTOR as MANAGED_BY
 from gitops_edge.labels import SITE as SITE_LABEL
 from gitops_edge.live.inventory import EdgeNode
 
-__all__ = ["EGGO_POD_SELECTOR", "MANAGED_BY", "SITE_LABEL", "LiveState", "group_by_site"]
+__all__ = [
+    "EGGO_POD_SELECTOR",
+    "MANAGED_BY",
+    "SITE_LABEL",
+    "Holding",
+    "LiveState",
+    "Unread",
+    "group_by_site",
+    "read_as_asked",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Holding:
+    """A live eggo cluster of one site: its id and its machines' IPs."""
+
+    site: str
+    cluster_id: str
+    ips: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -37,13 +63,73 @@ class LiveState:
     """eggo's own summary per run, ``<namespace>/<job>`` -> the eggo container's
     termination message (see :func:`gitops_edge.live.progress.run_reports`)."""
     scope: frozenset[str] | None = None
-    """The sites whose objects were read up front, None for the whole fleet: the rest
-    are read on first use (:class:`gitops_edge.live.snapshot.SitesOnDemand`), so a
+    """The sites whose objects were read, None for the whole fleet: asking about the
+    rest raises :class:`Unread` (:class:`gitops_edge.live.snapshot.PartialSites`), so a
     reader that can do without them (waves, :func:`gitops_edge.plan.planner.make_plan`)
     should not ask."""
+    holdings: tuple[Holding, ...] | None = None
+    """Every site's live eggo cluster, indexed from :attr:`objects` at the edge when a
+    plan asks (:func:`gitops_edge.plan.holders.index_holdings`); None until then."""
 
     def site_objects(self, site_id: str) -> list[dict[str, Any]]:
         return self.objects.get(site_id, [])
+
+    def reading(self, sites: Collection[str]) -> LiveState:
+        """This state with the objects of ``sites`` read now, before a plan asks for them.
+
+        A source that reads a site on access (:class:`LazySites` over files) would
+        otherwise read inside the planner; sites already in memory stay as they are.
+        """
+        objects = self.objects
+        if isinstance(objects, LazySites):
+            read = objects.read_now(sites)
+            if read is not objects:
+                return replace(self, objects=read)
+        return self
+
+
+class Unread(LookupError):
+    """A live view was asked what it has not read (a partial read, a lazy source).
+
+    ``read`` turns the state the question was asked of into one that holds the
+    answer; it does I/O, so only the caller of the planner calls it
+    (:func:`read_as_asked`), never the planner.
+    """
+
+    def __init__(self, what: str, read: Callable[[LiveState], LiveState]) -> None:
+        super().__init__(f"not read: {what}")
+        self.what = what
+        self.read = read
+
+
+ROUNDS = 4
+"""Reads :func:`read_as_asked` makes at most: the rest of a partial read, then every
+site's live cluster, then the rest of a lazy source, with one to spare."""
+
+
+def read_as_asked(plan: Callable[[LiveState], T], live: LiveState) -> T:
+    """``plan(live)``, reading what it asks beyond ``live`` here and calling it again.
+
+    ``plan`` is pure (the planner): what it asks that ``live`` does not hold raises
+    :class:`Unread`, and the read it names runs here, between two calls, so a plan is
+    made against one state from start to end. A read may itself need another (every
+    site's live cluster, of a partial read: the rest of the fleet first).
+    """
+    for _ in range(ROUNDS):
+        try:
+            return plan(live)
+        except Unread as need:
+            live = _read(need, live)
+    return plan(live)
+
+
+def _read(need: Unread, live: LiveState) -> LiveState:
+    for _ in range(ROUNDS):
+        try:
+            return need.read(live)
+        except Unread as first:
+            live = first.read(live)
+    return need.read(live)
 
 
 _LAZY: list[dict[str, Any]] = []
@@ -61,11 +147,20 @@ class LazySites(dict[str, list[dict[str, Any]]]):
     (:class:`gitops_edge.live.cache.PackedSites`).
     """
 
+    reads_files = False
+    """True for a source whose reads are I/O: the planner does not read it, it asks
+    for :meth:`LiveState.reading` first (:func:`gitops_edge.plan.planner.make_plan`)."""
+
     def __init__(self, names: Iterable[str]) -> None:
         super().__init__(dict.fromkeys(names, _LAZY))
 
     def _read(self, site_id: str) -> list[dict[str, Any]]:
         raise NotImplementedError
+
+    def held(self, site_id: str) -> list[dict[str, Any]] | None:
+        """What is kept for ``site_id`` (set, or read by :meth:`read_now`), None if nothing."""
+        value = dict.get(self, site_id, _LAZY)
+        return None if value is _LAZY else value
 
     def __getitem__(self, site_id: str) -> list[dict[str, Any]]:
         value = dict.__getitem__(self, site_id)
@@ -87,6 +182,19 @@ class LazySites(dict[str, list[dict[str, Any]]]):
 
     def copy(self) -> dict[str, list[dict[str, Any]]]:
         return dict(self.items())
+
+    def read_now(self, sites: Collection[str]) -> LazySites:
+        """This mapping with ``sites`` read (see :meth:`LiveState.reading`).
+
+        Unchanged here: a site read on access from memory (the informers' packed
+        copies) is no I/O, and holding one site at a time keeps a run small. A source
+        that reads files says otherwise (:class:`gitops_edge.emit.dirsink.SitesOnDisk`).
+        """
+        return self
+
+    def each(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Every site and its objects, read one at a time (for a caller at the edge)."""
+        return self.items()
 
     def lazy_copy(self) -> LazySites:
         """A copy that reads lazily too: setting a site in it leaves this one as it is."""

@@ -1,6 +1,9 @@
 """Make the plan: for every site, desired against live, eggo's next step, gates and waves.
 
-Pure: takes the loaded repo, the rendered objects and a LiveState; returns a Plan.
+Pure: takes the loaded repo, the rendered objects and a LiveState; returns a Plan. It
+reads nothing: what the LiveState does not hold (a partial read, a source that reads
+files on access, every site's live cluster) raises :class:`~gitops_edge.live.state.Unread`,
+and the caller reads it and plans again (:func:`~gitops_edge.live.state.read_as_asked`).
 Safety rules live here, in one place:
 - a site whose files failed to load or render plans *nothing* (never a deletion);
 - a site that disappeared from the repo is pruned only when discovery was clean, and
@@ -20,7 +23,7 @@ from gitops_edge.federation.unregistration import CleanupHold, hold_for_unregist
 from gitops_edge.live.delivery import delivery_of
 from gitops_edge.live.inventory import EdgeNode
 from gitops_edge.live.progress import app_status
-from gitops_edge.live.state import LiveState
+from gitops_edge.live.state import LazySites, LiveState, Unread
 from gitops_edge.plan import eggo_lifecycle as lifecycle
 from gitops_edge.plan.diff import drift, spec_hash
 from gitops_edge.plan.gates import edge_gate
@@ -84,10 +87,14 @@ def make_plan(
     for the waves of a live source that reports outcomes (:mod:`gitops_edge.plan.standing`).
     """
     wanted = None if sites is None else set(sites)
+    if isinstance(live.objects, LazySites) and live.objects.reads_files:
+        # the planner opens no file: the caller reads the sites planned, then asks again
+        ask = wanted if wanted is not None else {*live.objects, *(s.id for s in repo.sites)}
+        raise Unread("the live objects of the sites planned", lambda lv: lv.reading(ask))
     result = rendered or render_repo(repo, revision=revision, sites=wanted)
     ctx = RenderContext(repo.settings, revision, repo.bundle)
     feedback = live.has_nodes
-    holders = Holders(live, assume_success=not feedback)
+    holders = Holders(live)
     plans: list[SitePlan] = []
     for site in repo.sites:
         if wanted is not None and site.id not in wanted:

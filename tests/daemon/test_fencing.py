@@ -19,8 +19,8 @@ from gitops_edge.emit.kubesink import Fenced, KubeSink, OwnWrites
 from gitops_edge.live.client import KubeClient, RetryPolicy
 from gitops_edge.live.connect import connect
 from gitops_edge.live.snapshot import read_live
-from gitops_edge.plan.planner import make_plan
 from gitops_edge.specs.repo import load_repo
+from gitops_edge.testing import plan_against
 from tests.builders import province, write_site
 from tests.daemon.gitremote import OpsRemote, edge_config_map
 from tests.kubeapi.server import KubeAPIServer
@@ -46,7 +46,7 @@ def test_a_lost_lease_stops_the_batch_at_the_next_object(
     for site in ("gd", "gx"):
         write_site(tmp_path, site, province(site))
         add_edge_node(kube_api, f"{site}-edge-01", site)
-    plan = make_plan(load_repo(tmp_path), read_live(kube), revision="c0ffee")
+    plan = plan_against(load_repo(tmp_path), read_live(kube), revision="c0ffee")
     total = sum(len(s.pending()) for s in plan.emitting())
     # the Lease is lost once three objects are written
     sink = KubeSink(kube, may_write=lambda: kube_api.requests.count(method="PATCH") < 3)
@@ -70,10 +70,10 @@ def test_an_object_from_a_newer_commit_is_left_alone(
     assert not source.supersedes(old, old) and not source.supersedes("unversioned", old)
 
     remote.reset_to(new)
-    newer = make_plan(load_repo(remote.work), read_live(kube), revision=new)
+    newer = plan_against(load_repo(remote.work), read_live(kube), revision=new)
     assert KubeSink(kube).emit(newer).ok
     remote.reset_to(old)
-    stale = make_plan(load_repo(remote.work), read_live(kube), revision=old)
+    stale = plan_against(load_repo(remote.work), read_live(kube), revision=old)
     before = writes(kube_api)
     result = KubeSink(kube, newer=source.supersedes).emit(stale)
     assert result.ok and result.superseded >= 1 and result.written == 0
@@ -102,11 +102,11 @@ def test_own_writes_stand_in_until_the_cache_catches_up(
     stale = read_live(kube)  # a cache that never saw the writes
     own = OwnWrites()
     sink = KubeSink(kube, own_writes=own)
-    plan = make_plan(load_repo(tmp_path), stale, revision="c0ffee")
+    plan = plan_against(load_repo(tmp_path), stale, revision="c0ffee")
     assert sink.emit(plan).written > 0
     before = writes(kube_api)
     # planned again on the stale cache, with our writes laid over it: nothing to patch
-    overlaid = make_plan(
+    overlaid = plan_against(
         load_repo(tmp_path),
         type(stale)(stale.observed_at, stale.nodes, own.overlay(stale.objects), stale.syncs),
         revision="c0ffee",
@@ -163,7 +163,7 @@ def test_own_writes_go_as_soon_as_the_informers_show_them(
         assert cache.wait_synced(10)
         stale = cache.state()
         sink = KubeSink(kube, own_writes=own)
-        assert sink.emit(make_plan(load_repo(tmp_path), stale, revision="c0ffee")).written > 0
+        assert sink.emit(plan_against(load_repo(tmp_path), stale, revision="c0ffee")).written > 0
         for _ in range(200):
             if len(own) == 0:
                 break

@@ -30,9 +30,9 @@ from gitops_edge.federation.unregistration import cleanup_hold
 from gitops_edge.live.client import KubeClient, RetryPolicy
 from gitops_edge.live.connect import connect
 from gitops_edge.live.snapshot import read_live
-from gitops_edge.plan.planner import make_plan
 from gitops_edge.render.context import RenderContext
 from gitops_edge.specs.repo import load_repo
+from gitops_edge.testing import plan_against
 from tests.builders import province, write_settings, write_site
 from tests.e2e.cli import run_cli
 from tests.federation.reference import karmada_secret
@@ -207,11 +207,11 @@ def test_the_planner_keeps_federation_jobs_and_holds_cleanup_while_registered(
     (tmp_path / "provinces" / "gd" / "cluster.yaml").unlink()
     repo = load_repo(tmp_path)
     live = read_live(kube)
-    held = make_plan(repo, live, revision="r2", hold_cleanup=lambda s: cleanup_hold(s, _cluster()))
+    held = plan_against(repo, live, revision="r2", hold_cleanup=lambda s: cleanup_hold(s, _cluster()))
     gone = site(held, "gd")
     assert gone.gate == "blocked" and "still registered with Karmada" in gone.reason
     assert gone.pending() == () and not gone.emits
-    free = make_plan(repo, live, revision="r2", hold_cleanup=lambda s: cleanup_hold(s, None))
+    free = plan_against(repo, live, revision="r2", hold_cleanup=lambda s: cleanup_hold(s, None))
     assert site(free, "gd").eggo is not None and site(free, "gd").eggo.operation == "cleanup"
     assert [c.kind for c in site(free, "gd").pending()] == ["Job"]
 

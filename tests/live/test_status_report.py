@@ -179,7 +179,7 @@ def test_with_the_plan_states_and_counts_agree_with_it(tmp_path: Path) -> None:
     """Wave 1 not done holds wave 2 (``waiting``, not ``pending``); an offline site that was
     never applied counts the plan's deferred changes, not the 0 objects it has live."""
     from gitops_edge.plan.model import gate_counts
-    from gitops_edge.plan.planner import make_plan
+    from gitops_edge.testing import plan_against
 
     write_site(tmp_path, "gd", province("gd", rollout={"wave": 1}))
     write_site(tmp_path, "hn", province("hn", rollout={"wave": 2}))
@@ -196,7 +196,7 @@ def test_with_the_plan_states_and_counts_agree_with_it(tmp_path: Path) -> None:
     ]
     live = _live(nodes, leases, [], [])
     repo = load_repo(tmp_path)
-    plan = make_plan(repo, live, revision="abc")
+    plan = plan_against(repo, live, revision="abc")
     gates = {s.site: s for s in plan.sites}
     assert (gates["gd"].gate, gates["hn"].gate, gates["gz"].gate) == (
         "ready",

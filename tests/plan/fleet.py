@@ -10,8 +10,8 @@ from gitops_edge.emit.kubesink import KubeSink
 from gitops_edge.live.client import KubeClient
 from gitops_edge.live.snapshot import read_live
 from gitops_edge.plan.model import Plan, SitePlan
-from gitops_edge.plan.planner import make_plan
 from gitops_edge.specs.repo import load_repo
+from gitops_edge.testing import plan_against
 from tests.kubeapi.server import KubeAPIServer
 
 
@@ -171,7 +171,7 @@ def eggo_pod(
 
 def plan_for(root: Path, kube: KubeClient) -> Plan:
     """``gitops-edge plan`` of the repo at ``root`` against the API server."""
-    return make_plan(load_repo(root), read_live(kube), revision="c0ffee")
+    return plan_against(load_repo(root), read_live(kube), revision="c0ffee")
 
 
 def site_plan(plan: Plan, site_id: str) -> SitePlan:

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from gitops_edge.emit.dirsink import OLD, TMP, DirSink
-from gitops_edge.plan.planner import make_plan
 from gitops_edge.specs.repo import load_repo
+from gitops_edge.testing import plan_against
 from tests.builders import province, write_site
 
 
 def apply(repo: Path, sink: DirSink) -> None:
-    plan = make_plan(load_repo(repo), sink.read_live(), revision="r1")
+    plan = plan_against(load_repo(repo), sink.read_live(), revision="r1")
     assert sink.emit(plan).ok
 
 
@@ -55,7 +55,7 @@ def test_crash_while_writing_leaves_old_site(
         real(path, data)
 
     monkeypatch.setattr(dirsink, "write_atomic", crashing)
-    plan = make_plan(load_repo(repo), sink.read_live(), revision="r2")
+    plan = plan_against(load_repo(repo), sink.read_live(), revision="r2")
     result = sink.emit(plan)
     assert not result.ok
     assert "No space left on device" in result.errors()[0]

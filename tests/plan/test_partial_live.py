@@ -1,10 +1,11 @@
 """A run of a few sites reads only their live objects, and asks for the fleet when it must.
 
-``read_live(sites=...)`` (:class:`gitops_edge.live.snapshot.SitesOnDemand`,
-:class:`gitops_edge.live.inventory.NodesOnDemand`) reads the named sites' objects and
-edge nodes up front; waves read only the waves before the run's, and a
-join's fleet-wide check of the machine lists the whole fleet. The plans must be the
-ones a full read gives.
+``read_live(sites=...)`` (:class:`gitops_edge.live.snapshot.PartialSites`,
+:class:`gitops_edge.live.snapshot.PartialNodes`) reads the named sites' objects and
+edge nodes alone; a question about the rest raises ``Unread``, whose read the
+planner's caller makes (``read_as_asked``). Waves read only the waves before the
+run's, and a join's fleet-wide check of the machine lists the whole fleet. The plans
+must be the ones a full read gives.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from gitops_edge.labels import MANAGED_SELECTOR, SITE
 from gitops_edge.live.client import KubeClient
 from gitops_edge.live.inventory import EDGE_ROLE_LABEL, nodes_for_site
 from gitops_edge.live.snapshot import SELECT_AT_MOST, read_live
+from gitops_edge.live.state import LiveState, Unread
 from gitops_edge.plan.planner import make_plan
 from gitops_edge.specs.repo import load_repo
+from gitops_edge.testing import plan_against
 from tests.builders import eggo_spec, write_site
 from tests.kubeapi.server import KubeAPIServer
 from tests.plan.fleet import add_edge_node, site_plan
@@ -39,7 +42,14 @@ def fleet_lists(kube_api: KubeAPIServer) -> int:
     )
 
 
-def test_a_named_site_is_read_alone_and_the_rest_once_on_first_use(
+def unread(live: LiveState, ask: object) -> LiveState:
+    """What ``ask()`` raises for, read (as the planner's caller reads it)."""
+    with pytest.raises(Unread) as raised:
+        ask()  # type: ignore[operator]
+    return raised.value.read(live)
+
+
+def test_a_named_site_is_read_alone_and_the_rest_only_when_asked(
     fleet: Path, kube: KubeClient, kube_api: KubeAPIServer
 ) -> None:
     full = read_live(kube)
@@ -51,11 +61,12 @@ def test_a_named_site_is_read_alone_and_the_rest_once_on_first_use(
         next(r.query for r in kube_api.requests.records if r.resource == "configmaps")
     )
     assert fleet_lists(kube_api) == 0
-    assert live.site_objects("gd") == full.site_objects("gd")  # outside the scope: the fleet
-    lists = fleet_lists(kube_api)
-    assert lists > 0
-    assert set(live.objects) == set(full.objects) and dict(live.objects.items()) == full.objects
-    assert fleet_lists(kube_api) == lists  # once
+    for ask in (lambda: live.site_objects("gd"), lambda: set(live.objects)):
+        assert fleet_lists(kube_api) == 0  # asking reads nothing: it says what to read
+        whole = unread(live, ask)
+        assert fleet_lists(kube_api) > 0 and whole.scope is None
+        assert whole.objects == full.objects
+        kube_api.requests.clear()
 
 
 def fleet_node_lists(kube_api: KubeAPIServer) -> int:
@@ -72,7 +83,7 @@ def fleet_node_lists(kube_api: KubeAPIServer) -> int:
     )
 
 
-def test_a_named_sites_edge_nodes_are_read_alone_and_the_fleets_on_first_use(
+def test_a_named_sites_edge_nodes_are_read_alone_and_the_fleets_only_when_asked(
     fleet: Path, kube: KubeClient, kube_api: KubeAPIServer
 ) -> None:
     add_edge_node(kube_api, "hb-edge-02", "hb", online=False)
@@ -83,23 +94,26 @@ def test_a_named_sites_edge_nodes_are_read_alone_and_the_fleets_on_first_use(
     assert mine == nodes_for_site(full.nodes, node_selector={SITE: "hb"}, node_name=None)
     assert [n.state for n in mine] == ["online", "offline"]  # each with its own lease
     assert fleet_node_lists(kube_api) == 0
-    # another site's nodes, a node by name not read, the keys: the fleet, once
-    assert nodes_for_site(live.nodes, node_selector={SITE: "gd"}, node_name=None) == (
-        nodes_for_site(full.nodes, node_selector={SITE: "gd"}, node_name=None)
-    )
-    assert fleet_node_lists(kube_api) == 2
-    assert dict(live.nodes.items()) == full.nodes and set(live.nodes) == set(full.nodes)
-    assert fleet_node_lists(kube_api) == 2
+    # another site's nodes, the keys: the fleet's (nodes and leases) when read
+    for ask in (
+        lambda: nodes_for_site(live.nodes, node_selector={SITE: "gd"}, node_name=None),
+        lambda: dict(live.nodes.items()),
+    ):
+        whole = unread(live, ask)
+        assert fleet_node_lists(kube_api) == 2 and whole.nodes == full.nodes
+        kube_api.requests.clear()
 
 
 def test_a_node_named_outside_the_read_is_looked_up_in_the_fleet(
     fleet: Path, kube: KubeClient, kube_api: KubeAPIServer
 ) -> None:
     live = read_live(kube, sites={"hb"})
-    assert nodes_for_site(live.nodes, node_selector=None, node_name="gd-edge-01")[0].name == (
+    whole = unread(
+        live, lambda: nodes_for_site(live.nodes, node_selector=None, node_name="gd-edge-01")
+    )
+    assert nodes_for_site(whole.nodes, node_selector=None, node_name="gd-edge-01")[0].name == (
         "gd-edge-01"
     )
-    assert "gd-edge-01" in read_live(kube, sites={"hb"}).nodes
 
 
 def test_a_run_of_no_site_lists_no_managed_object(
@@ -111,7 +125,8 @@ def test_a_run_of_no_site_lists_no_managed_object(
     selectors = [str(r.query.get("labelSelector")) for r in kube_api.requests.records]
     assert not any(" in (" in sel for sel in selectors)
     assert fleet_lists(kube_api) == 0 and fleet_node_lists(kube_api) == 0
-    assert live.site_objects("gd") == read_live(kube).site_objects("gd")
+    whole = unread(live, lambda: live.site_objects("gd"))
+    assert whole.site_objects("gd") == read_live(kube).site_objects("gd")
 
 
 def test_a_large_run_reads_the_whole_fleet(kube: KubeClient) -> None:
@@ -144,9 +159,13 @@ def test_a_site_of_a_later_wave_is_gated_on_the_earlier_waves_as_with_a_full_rea
     write_site(fleet, "gd", gd_with(eggo=gd_eggo(eggo_spec()["workers"])))
     repo = load_repo(fleet)
     kube_api.requests.clear()
-    plan = make_plan(repo, read_live(kube, sites={"hb"}), revision="r", sites={"hb"})
+    partial = read_live(kube, sites={"hb"})
+    with pytest.raises(Unread):  # the planner reads nothing: it asks
+        make_plan(repo, partial, revision="r", sites={"hb"})
+    assert fleet_lists(kube_api) == 0
+    plan = plan_against(repo, partial, revision="r", sites={"hb"})
     assert fleet_lists(kube_api) > 0  # the earlier wave was read
-    full = make_plan(repo, read_live(kube), revision="r", sites={"hb"})
+    full = plan_against(repo, read_live(kube), revision="r", sites={"hb"})
     assert plan.sites == full.sites and plan.current_wave == full.current_wave
     assert site_plan(plan, "hb").gate == "ready"  # gd is done live
 
@@ -161,7 +180,7 @@ def test_a_join_of_a_machine_another_site_holds_is_blocked_on_a_partial_read(
     write_site(fleet, "gd", gd_with(eggo=gd_eggo([*eggo_spec()["workers"], W2, taken])))
     repo = load_repo(fleet)
     kube_api.requests.clear()
-    plan = make_plan(repo, read_live(kube, sites={"gd"}), revision="r", sites={"gd"})
+    plan = plan_against(repo, read_live(kube, sites={"gd"}), revision="r", sites={"gd"})
     gd = site_plan(plan, "gd")
     assert gd.gate == "blocked"
     assert f"{taken['ip']} are in the live cluster of site hb" in gd.reason

@@ -10,9 +10,9 @@ import pytest
 from gitops_edge.emit.kubesink import KubeSink
 from gitops_edge.live.client import KubeClient
 from gitops_edge.live.snapshot import read_live
-from gitops_edge.plan.planner import make_plan
 from gitops_edge.render.eggo_job import eggo_argv
 from gitops_edge.specs.repo import load_repo
+from gitops_edge.testing import plan_against
 from tests.builders import eggo_spec, province, write_settings, write_site
 from tests.kubeapi.server import KubeAPIServer
 from tests.plan.fleet import add_edge_node, apply, bring_online, finish_jobs, heal_apps, plan_for
@@ -278,11 +278,11 @@ def test_incremental_plan_sees_the_whole_fleets_waves(
     add_edge_node(kube_api, "hn-edge-01", "hn")
     repo = load_repo(tmp_path)
     # a commit touching only hn: it still waits for gd's wave
-    plan = make_plan(repo, read_live(kube), revision="r", sites={"hn"})
+    plan = plan_against(repo, read_live(kube), revision="r", sites={"hn"})
     assert [s.site for s in plan.sites] == ["hn"]
     assert plan.sites[0].gate == "waiting"
     apply(tmp_path, kube)
     finish_jobs(kube_api, "edge-gd")
     heal_apps(kube_api, "edge-gd")
-    plan = make_plan(repo, read_live(kube), revision="r", sites={"hn"})
+    plan = plan_against(repo, read_live(kube), revision="r", sites={"hn"})
     assert plan.sites[0].gate == "ready"

@@ -21,11 +21,11 @@ from gitops_edge.emit.dirsink import DirSink
 from gitops_edge.live.state import LiveState
 from gitops_edge.plan.eggo_story import repo_eggo
 from gitops_edge.plan.model import Plan
-from gitops_edge.plan.planner import make_plan
 from gitops_edge.plan.report import LIMIT, to_markdown
 from gitops_edge.render.meta import SPEC_HASH
 from gitops_edge.render.site import render_repo
 from gitops_edge.specs.repo import RepoSpec, load_repo
+from gitops_edge.testing import plan_against
 from tests.builders import eggo_spec, province, write_site
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def _fleet() -> ModuleType:
 
 def _plan(root: Path, out: Path) -> tuple[Plan, RepoSpec]:
     repo = load_repo(root)
-    return make_plan(repo, DirSink(out).read_live(now=NOW), revision="c0ffee"), repo
+    return plan_against(repo, DirSink(out).read_live(now=NOW), revision="c0ffee"), repo
 
 
 def _apply(root: Path, out: Path) -> None:
@@ -172,7 +172,7 @@ def test_3000_sites_bundle_change_is_one_group_under_the_limit(
     bundle_change: tuple[RepoSpec, Any, LiveState],
 ) -> None:
     repo, rendered, live = bundle_change
-    plan = make_plan(repo, live, revision="c0ffee", rendered=rendered)
+    plan = plan_against(repo, live, revision="c0ffee", rendered=rendered)
     md = to_markdown(plan, **repo_eggo(repo))
     assert len(md) < LIMIT
     assert "**3 000 site(s)**" in md
@@ -197,7 +197,7 @@ def test_3000_distinct_changes_are_cut_with_a_pointer_to_the_full_plan(
                 obj["spec"]["source"]["targetRevision"] = f"hotfix-{len(drifted)}"
                 obj["metadata"]["annotations"][SPEC_HASH] = "0" * 16
             drifted[site].append(obj)
-    plan = make_plan(
+    plan = plan_against(
         repo, LiveState(NOW, objects=drifted, has_nodes=False), revision="c0ffee", rendered=rendered
     )
     md = to_markdown(plan, full_report="the `plan.json` artifact of this job")

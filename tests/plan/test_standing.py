@@ -6,9 +6,9 @@ from pathlib import Path
 
 from gitops_edge.live.client import KubeClient
 from gitops_edge.live.snapshot import read_live
-from gitops_edge.plan.planner import make_plan
 from gitops_edge.plan.standing import standing_of
 from gitops_edge.specs.repo import index_repo, load_repo, load_sites
+from gitops_edge.testing import plan_against
 from tests.builders import province, write_site
 from tests.kubeapi.server import KubeAPIServer
 from tests.plan.fleet import add_edge_node, apply, finish_jobs, heal_apps
@@ -48,11 +48,11 @@ def test_an_incremental_plan_on_recorded_standing_is_the_plan_on_loaded_specs(
     assert standing["hn"].node_selector == (("zone", "hn"),) and standing["xz"].applications == 2
     index = index_repo(tmp_path)
     for sid in sites:
-        loaded = make_plan(repo, live, revision="c0ffee", sites={sid})
+        loaded = plan_against(repo, live, revision="c0ffee", sites={sid})
         alone = load_sites(index, [d for d in index.dirs if d.id == sid])
         others = {k: v for k, v in standing.items() if k != sid}
-        stood = make_plan(alone, live, revision="c0ffee", sites={sid}, standing=others)
+        stood = plan_against(alone, live, revision="c0ffee", sites={sid}, standing=others)
         assert stood == loaded, sid
     # and the waves did hold: a change in wave 2 waits on wave 1 (hn's node is new)
-    plan = make_plan(repo, live, revision="c0ffee", sites={"fj"})
+    plan = plan_against(repo, live, revision="c0ffee", sites={"fj"})
     assert plan.current_wave is not None
