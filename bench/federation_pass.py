@@ -36,8 +36,8 @@ from gitops_edge.federation.karmada import client_from_kubeconfig
 from gitops_edge.federation.overview import federation_pass
 from gitops_edge.live.client import KubeClient, RetryPolicy
 from gitops_edge.live.snapshot import read_live
+from gitops_edge.reconcile import plan_against
 from gitops_edge.specs.repo import load_repo
-from gitops_edge.testing import plan_against
 from tests.builders import province, write_settings, write_site
 from tests.federation.reference import karmada_secret, register
 from tests.kubeapi.server import KubeAPIServer

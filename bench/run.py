@@ -214,8 +214,8 @@ def phase_incremental(ctx: dict[str, Any]) -> dict[str, Any]:
     import gitops_edge.render.site as render_site
     import gitops_edge.specs.repo as specs_repo
     from bench.fleet import touch_site
+    from gitops_edge.reconcile import plan_against
     from gitops_edge.specs.repo import RACY_SECONDS, SiteCache, load_repo
-    from gitops_edge.testing import plan_against
 
     repo, out = Path(ctx["repo"]), Path(ctx["out"])
     sink = dirsink.DirSink(out)

@@ -53,6 +53,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from gitops_edge.emit.protocol import (
     Sink,
@@ -70,7 +71,7 @@ from gitops_edge.plan.planner import guard_deletions, make_plan
 from gitops_edge.plan.standing import Standing, standing_of
 from gitops_edge.plan.waves import gate_waves
 from gitops_edge.specs.fleet import Identity, clashes, identity_of, with_clashes
-from gitops_edge.specs.repo import RepoIndex, index_repo, load_sites, scan_identities
+from gitops_edge.specs.repo import RepoIndex, RepoSpec, index_repo, load_sites, scan_identities
 from gitops_edge.specs.sites import Site, SiteDir
 from gitops_edge.specs.yamlsafe import DEFAULT_LIMITS, Limits
 
@@ -78,6 +79,16 @@ CHUNK = 500
 """Sites per chunk: enough to amortise a worker round trip, few enough to stay small."""
 PARALLEL_MIN_SITES = 200
 """Below this, starting worker processes costs more than it saves."""
+
+
+def plan_against(repo: RepoSpec, live: LiveState, **kw: Any) -> Plan:
+    """:func:`~gitops_edge.plan.planner.make_plan` of ``repo`` against ``live``, with what
+    it asks that ``live`` does not hold read first (:func:`~gitops_edge.live.state.read_as_asked`).
+
+    How every caller plans: the pipeline here, ``plan``, ``status`` and the daemon's
+    batches. The planner reads nothing; the reads it names happen in this call, at the edge.
+    """
+    return read_as_asked(lambda lv: make_plan(repo, lv, **kw), live)
 
 
 @dataclass(frozen=True)
@@ -143,9 +154,11 @@ def reconcile(
     elif stager is None:
         tick = None if progress is None else progress(len(dirs))
         repo = load_sites(index, limits=limits, progress=tick and (lambda: tick(1)))
-        plan = read_as_asked(
-            lambda lv: make_plan(repo, lv, revision=revision, hold_cleanup=hold_cleanup),
+        plan = plan_against(
+            repo,
             sink.read_live() if live is None else live,
+            revision=revision,
+            hold_cleanup=hold_cleanup,
         )
         if before_commit is not None and not plan.refused:
             before_commit()
@@ -210,23 +223,15 @@ def _named(
         wanted |= extra
     repo = replace(repo, sites=tuple(with_clashes(repo.sites, found)))
     fleet = [i for i in (*own, *others) if i.site not in found]
-    stood = {sid: st for sid, st in standing.items() if sid in ids}
-    plan = read_as_asked(
-        lambda lv: make_plan(
-            repo, lv, revision=revision, sites=wanted, fleet=fleet, hold_cleanup=hold_cleanup,
-            standing=stood,
-        ),
-        live,
+    plan = plan_against(
+        repo, live, revision=revision, sites=wanted, fleet=fleet, hold_cleanup=hold_cleanup,
+        standing={sid: st for sid, st in standing.items() if sid in ids},
     )  # fmt: skip
     if before_commit is not None and not plan.refused:
         before_commit()
     kept = tuple(i for i in own if i.site not in found)
-    summary = Summary(
-        plan,
-        len(plan.sites),
-        identities=kept,
-        standing=_stood(s for s in repo.sites if s.id not in found),
-    )
+    stood = _stood(s for s in repo.sites if s.id not in found)
+    summary = Summary(plan, len(plan.sites), identities=kept, standing=stood)
     return summary, sink.emit(plan)
 
 
@@ -319,18 +324,15 @@ def _staged(
     removed = sorted(set(live.objects) - index.ids)
     no_sites = load_sites(index, [], limits=limits)
     clean = not no_sites.problems and not any(s.gate == "invalid" for s in planned)
-    rest = read_as_asked(
-        lambda lv: make_plan(
-            no_sites,
-            lv,
-            revision=revision,
-            sites=removed,
-            fleet=identities,
-            fleet_clean=clean,
-            waves=False,
-            hold_cleanup=hold_cleanup,
-        ),
+    rest = plan_against(
+        no_sites,
         live,
+        revision=revision,
+        sites=removed,
+        fleet=identities,
+        fleet_clean=clean,
+        waves=False,
+        hold_cleanup=hold_cleanup,
     )
     removals, more, result_removed = _light(rest, sink)
     planned.extend(removals)
@@ -393,12 +395,9 @@ def _run_chunk(task: _Task) -> _Done:
     repo = load_sites(task.index, task.dirs, limits=task.limits)
     live = sink.snapshot() if task.live is None else task.live
     ids = [d.id for d in task.dirs]
-    plan = read_as_asked(
-        lambda lv: make_plan(
-            repo, lv, revision=task.revision, sites=ids, waves=False,
-            hold_cleanup=task.hold_cleanup,
-        ),
-        live.reading(ids),
+    plan = plan_against(
+        repo, live.reading(ids), revision=task.revision, sites=ids, waves=False,
+        hold_cleanup=task.hold_cleanup,
     )  # fmt: skip
     sites, staged, result = _light(plan, sink)
     return _Done(sites, staged, result, _identities(repo.sites), _stood(repo.sites))

@@ -8,8 +8,8 @@ downstream repo's tests build the same realistic input: :func:`province` is a va
 identity. :class:`MemorySink` is a sink that keeps what it is given in memory: it
 answers the :class:`~gitops_edge.emit.protocol.Sink` protocol with the capabilities a
 test declares, so the pipeline can be exercised without a directory or a cluster.
-:func:`plan_against` plans the way every caller of the planner does, reading what the
-plan asks beyond the live state given (:func:`~gitops_edge.live.state.read_as_asked`).
+:func:`plan_against` (from :mod:`gitops_edge.reconcile`) plans the way every caller of
+the planner does, reading what the plan asks beyond the live state given.
 """
 
 from __future__ import annotations
@@ -26,19 +26,13 @@ import yaml
 
 from gitops_edge.emit.protocol import Capabilities
 from gitops_edge.emit.result import EmitResult
-from gitops_edge.live.state import LiveState, read_as_asked
+from gitops_edge.live.state import LiveState
 from gitops_edge.plan.model import Plan, obj_key
-from gitops_edge.plan.planner import make_plan
+from gitops_edge.reconcile import plan_against as plan_against
 from gitops_edge.render.output import in_apply_order
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 """The default observation time of a :class:`MemorySink`: tests never read today's date."""
-
-
-def plan_against(repo: Any, live: LiveState, **kw: Any) -> Plan:
-    """:func:`~gitops_edge.plan.planner.make_plan` of ``repo`` against ``live``, with what
-    it asks that ``live`` does not hold read first (as ``apply`` and the daemon plan)."""
-    return read_as_asked(lambda lv: make_plan(repo, lv, **kw), live)
 
 
 def eggo_spec(

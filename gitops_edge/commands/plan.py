@@ -30,12 +30,12 @@ from gitops_edge.commands.kubeargs import CLI_RETRY, add_kube_args, kube_from_ar
 from gitops_edge.emit.dirsink import DirSink
 from gitops_edge.live.errors import KubeError
 from gitops_edge.live.inventory import now_utc
-from gitops_edge.live.state import LiveState, read_as_asked
+from gitops_edge.live.state import LiveState
 from gitops_edge.plan.eggo_story import repo_eggo
 from gitops_edge.plan.model import Plan
-from gitops_edge.plan.planner import make_plan
 from gitops_edge.plan.report import to_json, to_markdown, to_text
 from gitops_edge.progress import Progress, add_quiet_arg
+from gitops_edge.reconcile import plan_against
 from gitops_edge.render.site import render_repo
 from gitops_edge.sinks import DEFAULT_DIR
 from gitops_edge.source.revision import describe_revision
@@ -123,11 +123,8 @@ def run(args: argparse.Namespace) -> int:
             progress=progress.counter("rendering", len(wanted or repo.sites)),
         )
     holds = cleanup_holds(args, root)
-    plan = read_as_asked(
-        lambda lv: make_plan(
-            repo, lv, revision=revision, sites=args.site, rendered=rendered, hold_cleanup=holds
-        ),
-        live,
+    plan = plan_against(
+        repo, live, revision=revision, sites=args.site, rendered=rendered, hold_cleanup=holds
     )
     waves = sorted({s.wave for s in plan.sites if s.in_repo})
     if not wants_cluster(args) and not DirSink.capabilities.reports_outcomes and len(waves) > 1:

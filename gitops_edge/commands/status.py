@@ -67,8 +67,7 @@ from gitops_edge.commands.common import (
 from gitops_edge.commands.kubeargs import CLI_RETRY, add_kube_args, kube_from_args
 from gitops_edge.live.errors import KubeError
 from gitops_edge.live.inventory import now_utc
-from gitops_edge.live.state import read_as_asked
-from gitops_edge.plan.planner import make_plan
+from gitops_edge.reconcile import plan_against
 from gitops_edge.source.revision import UNVERSIONED, describe_revision
 from gitops_edge.specs.repo import load_repo
 from gitops_edge.status import STATES, NodeStatus, SiteStatus, StatusReport, build_report
@@ -212,10 +211,7 @@ def _once(
     except KubeError as exc:
         print(f"gitops-edge status: {exc}", file=sys.stderr)
         return 1
-    holds = one_shot_holds(kube, root)
-    plan = read_as_asked(
-        lambda lv: make_plan(repo, lv, revision=revision, hold_cleanup=holds), live
-    )
+    plan = plan_against(repo, live, revision=revision, hold_cleanup=one_shot_holds(kube, root))
     full = build_report(
         repo, live, revision=None if revision == UNVERSIONED else revision, plan=plan
     )

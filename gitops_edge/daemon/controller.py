@@ -56,11 +56,10 @@ from gitops_edge.incremental import full_run, plan_scope
 from gitops_edge.live.cache import LiveCache
 from gitops_edge.live.client import KubeError
 from gitops_edge.live.progress import app_status, job_outcome
-from gitops_edge.live.state import LiveState, read_as_asked
+from gitops_edge.live.state import LiveState
 from gitops_edge.observe.metrics import Metrics
 from gitops_edge.plan.model import Plan
-from gitops_edge.plan.planner import make_plan
-from gitops_edge.reconcile import Summary, reconcile
+from gitops_edge.reconcile import Summary, plan_against, reconcile
 from gitops_edge.record import after_run, keep, loads
 from gitops_edge.render.context import placement
 from gitops_edge.specs.repo import RepoSpec, SiteCache, index_repo, load_repo, load_sites
@@ -175,11 +174,8 @@ class Controller:
                 live = self._live()
                 # federation: a site still registered with Karmada is unregistered first
                 holds = self.federation.holds(repo) if self.federation is not None else None
-                plan = read_as_asked(
-                    lambda lv: make_plan(
-                        repo, lv, revision=revision, sites=sites, hold_cleanup=holds
-                    ),
-                    live,
+                plan = plan_against(
+                    repo, live, revision=revision, sites=sites, hold_cleanup=holds
                 )
                 self._check_leader()
                 if self.exclusive_sink:

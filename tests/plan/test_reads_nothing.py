@@ -22,7 +22,6 @@ import urllib3
 import yaml
 
 import gitops_edge.reconcile as reconcile_mod
-import gitops_edge.testing as testing_mod
 from bench.fleet import generate, touch_site
 from gitops_edge.emit.dirsink import DirSink
 from gitops_edge.live.client import KubeClient
@@ -84,7 +83,6 @@ _IO: list[tuple[Any, str]] = [
 def watch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Watch]:
     w = Watch()
     monkeypatch.setattr(reconcile_mod, "make_plan", w.planner(monkeypatch))
-    monkeypatch.setattr(testing_mod, "make_plan", w.planner(monkeypatch))
     yield w
     assert not w.io, f"I/O inside the planner: {w.io}"
 
